@@ -1,0 +1,53 @@
+/*
+ * invoke.h: sending a message to an actor and getting its response. The
+ * actor is activated on this host if it is not active yet; messages to one
+ * actor run one at a time in the order they were accepted.
+ */
+#ifndef ACTOR_INVOKE_H
+#define ACTOR_INVOKE_H
+
+#include "common.h"
+#include "buffer.h"
+#include "type.h"
+
+ACTOR_BEGIN_DECLS
+
+/*
+ * Invoke `method` on actor (type, id) with `request_len` bytes at `request`
+ * and wait for the response, which is written to `response` (may be NULL to
+ * discard it). Returns 0 or the error of the turn (its code and message),
+ * ACTOR_EINVAL for bad names, ACTOR_ENOTFOUND for an unregistered type,
+ * ACTOR_ESHUTDOWN when the host is stopping, ACTOR_ELEASE when another live
+ * host holds the actor (the message names its address).
+ *
+ * From inside a turn, a blocking invoke of an actor that is already waiting
+ * in the current chain of blocking calls (the actor itself, or one that
+ * called it) returns ACTOR_EDEADLK at once instead of hanging.
+ * Any thread.
+ */
+ACTOR_API int actor_invoke(actor_buf *response, actor_host *host, const char *type,
+                           const char *id, const char *method, const void *request,
+                           size_t request_len);
+
+/*
+ * Completion of an asynchronous invoke. `error` is 0 or the failure code;
+ * on failure actor_error_last() on this thread holds the message during the
+ * call. `response` is borrowed for the duration of the call. Runs on a
+ * worker thread: keep it short and do not block in it.
+ */
+typedef void (*actor_invoke_cb)(int error, const void *response, size_t response_len,
+                                void *payload);
+
+/*
+ * Queue `method` for actor (type, id) and return at once. `done` (may be
+ * NULL) is called exactly once with the outcome when this returns 0. When
+ * it returns an error (bad names, unknown type, host stopping) the message
+ * was not queued and `done` is never called. Safe inside turns. Any thread.
+ */
+ACTOR_API int actor_invoke_async(actor_host *host, const char *type, const char *id,
+                                 const char *method, const void *request, size_t request_len,
+                                 actor_invoke_cb done, void *payload);
+
+ACTOR_END_DECLS
+
+#endif

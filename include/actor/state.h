@@ -1,0 +1,54 @@
+/*
+ * state.h: durable per-actor state. Each actor (type, id) has at most one
+ * stored value: bytes (JSON by convention; generated typed clients store
+ * JSON) with an optional expiry. Two forms:
+ *
+ *  - the actor's own state through its ctx, inside its callbacks: writes are
+ *    fenced by the lease the activation holds, so a host that lost the actor
+ *    cannot overwrite the new owner's state;
+ *  - service-level access to any actor by (type, id), from any thread:
+ *    administrative reads and writes that are not fenced.
+ *
+ * Durability: when a set or delete returns 0 the change is committed in the
+ * store. Writes from many actors are committed together (group commit), but
+ * no caller sees success before its own write is durable.
+ * Expiry: a value whose TTL has passed is invisible to every read at once;
+ * the store's cleanup removes the row later.
+ */
+#ifndef ACTOR_STATE_H
+#define ACTOR_STATE_H
+
+#include "common.h"
+#include "buffer.h"
+#include "type.h"
+
+ACTOR_BEGIN_DECLS
+
+/* Read the actor's state into `out` (replacing its contents).
+ * 0, or ACTOR_ENOTFOUND when nothing is stored or it has expired. */
+ACTOR_API int actor_ctx_state_get(actor_buf *out, actor_ctx *ctx);
+
+/* Store `len` bytes as the actor's state. `ttl_ms` > 0 expires it that many
+ * milliseconds from now; 0 means it never expires; every write replaces the
+ * previous expiry. ACTOR_ELEASE if this host no longer holds the actor's
+ * lease (the write is not applied). */
+ACTOR_API int actor_ctx_state_set(actor_ctx *ctx, const void *value, size_t len, int64_t ttl_ms);
+
+/* Delete the actor's state. ACTOR_ENOTFOUND when nothing was stored. */
+ACTOR_API int actor_ctx_state_delete(actor_ctx *ctx);
+
+/* Service-level read of any actor's state. Same results as the ctx form.
+ * Any thread (blocking). */
+ACTOR_API int actor_state_get(actor_buf *out, actor_host *host, const char *type,
+                              const char *id);
+
+/* Service-level write (administrative: not fenced). Any thread (blocking). */
+ACTOR_API int actor_state_set(actor_host *host, const char *type, const char *id,
+                              const void *value, size_t len, int64_t ttl_ms);
+
+/* Service-level delete. ACTOR_ENOTFOUND when absent. Any thread. */
+ACTOR_API int actor_state_delete(actor_host *host, const char *type, const char *id);
+
+ACTOR_END_DECLS
+
+#endif

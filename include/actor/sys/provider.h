@@ -1,0 +1,190 @@
+/*
+ * sys/provider.h: the interface between the runtime and a storage provider,
+ * for provider authors. Not part of <actor/actor.h>; its stability promise is
+ * the version number: members are appended at the end, each version boundary
+ * is marked, and the runtime checks `version` before calling newer members.
+ *
+ * A provider stores three things: actor state, the hosts table and the lease
+ * table (see docs/providers.md for the schema and docs/concepts.md for the
+ * single-activation protocol). Every member may be called from any thread,
+ * concurrently; the provider does its own locking and connection pooling.
+ * Every fallible member returns 0 or a negative ACTOR_E* code and records a
+ * message with actor_error_set() that names what failed.
+ *
+ * Times: the provider reads the clock (its own process clock for an embedded
+ * store, the server's clock for a server); the runtime passes durations only.
+ */
+#ifndef ACTOR_SYS_PROVIDER_H
+#define ACTOR_SYS_PROVIDER_H
+
+#include "../common.h"
+#include "../buffer.h"
+#include "../errors.h"
+
+ACTOR_BEGIN_DECLS
+
+/* Version of struct actor_provider_config. */
+#define ACTOR_PROVIDER_CONFIG_VERSION 1
+
+typedef struct actor_provider_config {
+    unsigned int version;
+    /* The store URL the host was created with ("sqlite:/var/lib/x.db"). */
+    const char *url;
+    /* Prefix of every table name; already validated ([A-Za-z_][A-Za-z0-9_]*,
+     * at most 32 bytes). Never NULL. */
+    const char *table_prefix;
+    /* How long a call may wait for a lock, a connection or the server. */
+    int64_t timeout_ms;
+    /* Connections the provider may open. */
+    unsigned int pool_size;
+    /* A host whose last heartbeat is older than this is dead: its leases
+     * may be taken over. */
+    int64_t lease_deadline_ms;
+    /* Members above are valid for version 1. */
+} actor_provider_config;
+
+/* The kinds of write an actor_store_op carries. */
+typedef enum actor_store_op_kind {
+    /* Upsert the state of (type, id) with value/value_len and ttl_ms. */
+    ACTOR_STORE_STATE_SET = 1,
+    /* Delete the state of (type, id); result ACTOR_ENOTFOUND if absent. */
+    ACTOR_STORE_STATE_DELETE = 2,
+    /* Take the lease of (type, id) for host_id: succeeds when no lease row
+     * exists (epoch 1), or the row's host is host_id itself or is dead (the
+     * row is taken over and its epoch incremented). Sets out_epoch. When a
+     * live other host holds it: result ACTOR_ELEASE, holder_id and
+     * holder_address filled, nothing written. */
+    ACTOR_STORE_LEASE_ACQUIRE = 3,
+    /* Delete the lease row of (type, id) only if it still belongs to
+     * (host_id, epoch); result ACTOR_ENOTFOUND when it does not. */
+    ACTOR_STORE_LEASE_RELEASE = 4
+} actor_store_op_kind;
+
+/*
+ * One write in a batch. The runtime fills the inputs; the provider fills
+ * `result` (and the outputs of its kind) for every op of a batch that it
+ * committed.
+ */
+typedef struct actor_store_op {
+    /* Inputs. */
+    actor_store_op_kind kind;
+    const char *type;
+    const char *id;
+    const void *value; /* STATE_SET: the bytes (may be NULL when len 0) */
+    size_t value_len;
+    int64_t ttl_ms; /* STATE_SET: > 0 expire after; 0 never */
+    /*
+     * STATE_SET / STATE_DELETE: when fence_host is not NULL the write is
+     * fenced: applied only if the lease row of (type, id) exists with
+     * host_id = fence_host and epoch = fence_epoch, checked in the same
+     * transaction; otherwise result is ACTOR_ELEASE and nothing is written.
+     * LEASE_*: fence_host is the acquiring/releasing host and fence_epoch
+     * the epoch being released.
+     */
+    const char *fence_host;
+    uint64_t fence_epoch;
+
+    /* Outputs. */
+    int result;            /* 0, ACTOR_ENOTFOUND or ACTOR_ELEASE */
+    uint64_t out_epoch;    /* LEASE_ACQUIRE: the epoch now held */
+    actor_buf holder_id;   /* LEASE_ACQUIRE conflict: holding host */
+    actor_buf holder_addr; /* LEASE_ACQUIRE conflict: its address */
+} actor_store_op;
+
+/* A lease row, as read back by lease_get. */
+typedef struct actor_lease_info {
+    actor_buf host_id;
+    actor_buf address; /* the holder's address, "" if its host row is gone */
+    uint64_t epoch;
+    int holder_alive; /* 1 if the holder's heartbeat is within the deadline */
+} actor_lease_info;
+
+/* Counts returned by the cleanup members. */
+typedef struct actor_cleanup_counts {
+    size_t expired_state; /* rows of expired state removed */
+    size_t dead_hosts;    /* host rows removed */
+    size_t dead_leases;   /* lease rows of dead hosts removed */
+} actor_cleanup_counts;
+
+/* Version of struct actor_provider. */
+#define ACTOR_PROVIDER_VERSION 1
+
+typedef struct actor_provider actor_provider;
+
+struct actor_provider {
+    unsigned int version;
+    /* Short provider name: "sqlite", "postgres". */
+    const char *name;
+
+    /* Close every connection and free the provider. Called once, when no
+     * other member is running. */
+    void (*free)(actor_provider *provider);
+
+    /* Read the state of (type, id) into out. 0, or ACTOR_ENOTFOUND when
+     * absent or expired. */
+    int (*state_get)(actor_buf *out, actor_provider *provider, const char *type,
+                     const char *id);
+
+    /*
+     * Apply `n` writes in ONE transaction, in order, and fill each op's
+     * result. Per-op outcomes (ACTOR_ENOTFOUND, ACTOR_ELEASE) do not abort
+     * the others. Return 0 when the transaction committed durably; any other
+     * return means nothing of the batch was applied (results are then
+     * ignored). The runtime groups concurrent writes of many actors into one
+     * call (group commit); within one batch a (type, id) may appear several
+     * times and later ops see earlier ones.
+     */
+    int (*apply)(actor_provider *provider, actor_store_op **ops, size_t n);
+
+    /* Insert or refresh the host row (host_id, address, heartbeat now). */
+    int (*host_register)(actor_provider *provider, const char *host_id, const char *address);
+
+    /* Refresh the heartbeat of host_id. ACTOR_ENOTFOUND if its row is gone
+     * (it was declared dead and purged): the host must stop serving. */
+    int (*host_heartbeat)(actor_provider *provider, const char *host_id);
+
+    /* Remove host_id's row and every lease it holds. */
+    int (*host_remove)(actor_provider *provider, const char *host_id);
+
+    /* Read the lease row of (type, id). ACTOR_ENOTFOUND when none. */
+    int (*lease_get)(actor_lease_info *out, actor_provider *provider, const char *type,
+                     const char *id);
+
+    /*
+     * Remove at most `limit` rows of expired state, and hosts (with their
+     * leases) whose heartbeat is older than the lease deadline, at most
+     * `limit` of each, in short transactions. Adds what it removed to *out.
+     */
+    int (*cleanup)(actor_cleanup_counts *out, actor_provider *provider, size_t limit);
+
+    /* Members above are valid for version 1. */
+};
+
+/*
+ * Opening a provider: each provider exports one function of this shape,
+ * `actor_<name>_provider_open`, which the runtime calls for the URL schemes
+ * it owns. The config and its strings are only borrowed for the call.
+ */
+typedef int (*actor_provider_open_fn)(actor_provider **out, const actor_provider_config *config);
+
+/* Open the provider for config->url, choosing it by the URL's scheme.
+ * ACTOR_EINVAL naming the URL when no provider owns the scheme. */
+ACTOR_API int actor_provider_open(actor_provider **out, const actor_provider_config *config);
+
+/* Free a provider. NULL-safe. */
+ACTOR_API void actor_provider_free(actor_provider *provider);
+
+/* Release the buffers of a lease info / an op's outputs. */
+ACTOR_API void actor_lease_info_dispose(actor_lease_info *info);
+ACTOR_API void actor_store_op_dispose(actor_store_op *op);
+
+/* Check that a string is valid UTF-8 with no NUL inside its `len` bytes.
+ * Useful to providers and the runtime alike. Returns 1 when valid. */
+ACTOR_API int actor_utf8_valid(const char *s, size_t len);
+
+/* Milliseconds since the Unix epoch from the process's real-time clock. */
+ACTOR_API int64_t actor_time_now_ms(void);
+
+ACTOR_END_DECLS
+
+#endif
