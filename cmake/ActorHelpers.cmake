@@ -4,6 +4,8 @@
 # labels, as CTest tests.
 
 function(actor_target_setup tgt)
+  # POSIX.1-2008 plus the common BSD/SysV extensions (strdup, clocks...).
+  target_compile_definitions(${tgt} PRIVATE _POSIX_C_SOURCE=200809L _DEFAULT_SOURCE)
   target_compile_options(${tgt} PRIVATE -Wall -Wextra -Wshadow -Wstrict-prototypes
     -Wmissing-prototypes -Wno-unused-parameter)
   if(ACTOR_WERROR)

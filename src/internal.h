@@ -25,6 +25,179 @@ int64_t actor__mono_ms(void);
 /* A random hex ID (24 characters) in dst. */
 void actor__random_id(char *dst, size_t size);
 
+/* ---- pool.c: the worker pool ------------------------------------------- */
+/* Anything the pool runs embeds this link (intrusive FIFO, O(1) push/pop). */
+typedef struct actor__runnable {
+    struct actor__runnable *next;
+} actor__runnable;
+
+typedef struct actor__pool actor__pool;
+typedef void (*actor__pool_run_fn)(actor__runnable *item, void *payload);
+
+/* Start `workers` threads; at most `max_threads` exist at once, the extra
+ * ones only while workers are blocked (see actor__pool_block_enter). */
+int actor__pool_new(actor__pool **out, unsigned workers, unsigned max_threads,
+                    actor__pool_run_fn run, void *payload);
+/* Queue an item. Wakes a sleeping worker only when fewer than `workers`
+ * threads are running items: no wake-up per message when busy. */
+void actor__pool_push(actor__pool *pool, actor__runnable *item);
+/* Bracket a blocking wait on a worker thread (a blocking invoke, a store
+ * call): while blocked the thread does not count as running, and another
+ * thread takes queued work, so blocking turns cannot starve the pool.
+ * No-ops on threads that are not pool workers. */
+void actor__pool_block_enter(void);
+void actor__pool_block_leave(void);
+/* 1 on a pool worker thread. */
+int actor__pool_is_worker(void);
+/* Number of threads the pool has started (for tests and metrics). */
+unsigned actor__pool_threads(actor__pool *pool);
+/* Stop the threads once the queue is empty, join them, free. */
+void actor__pool_free(actor__pool *pool);
+
+/* ---- commit.c: group commit -------------------------------------------- */
+typedef struct actor__commit actor__commit;
+int actor__commit_new(actor__commit **out, actor_provider *provider, size_t max_batch);
+/* Apply `n` ops durably. Concurrent callers are folded into one provider
+ * apply() (one transaction): the first waiting caller commits everything
+ * queued behind it. Returns the transaction's outcome; per-op outcomes are
+ * in each op's result. */
+int actor__commit_apply(actor__commit *commit, actor_store_op **ops, size_t n);
+void actor__commit_free(actor__commit *commit);
+
+/* ---- host.c / table.c / activation.c / invoke.c: the runtime ----------- */
+typedef struct actor__type_entry {
+    actor_type type;
+    char *name;
+    void *payload;
+    int64_t idle_timeout_ms; /* resolved: > 0, or < 0 for never */
+    actor_host *host;
+} actor__type_entry;
+
+enum { ACTOR__MSG_INVOKE = 1, ACTOR__MSG_HALT = 2 };
+
+/* A blocking caller waits on this, on its own stack. */
+typedef struct actor__waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    int rc;
+    actor_buf *response; /* where the response goes; may be NULL */
+    char msg[1024];      /* the error message when rc != 0 */
+} actor__waiter;
+
+/* One frame of the chain of blocking calls a turn runs in: the actor, and
+ * the frame of the turn that is blocked waiting for it (NULL if none). */
+typedef struct actor__frame {
+    struct actor__actor *actor;
+    const struct actor__frame *parent;
+} actor__frame;
+
+typedef struct actor__msg {
+    struct actor__msg *next;
+    int kind;
+    actor__waiter *waiter; /* blocking caller, or NULL */
+    actor_invoke_cb cb;    /* asynchronous caller, or NULL */
+    void *cb_payload;
+    const actor__frame *chain;
+    size_t request_len;
+    const char *method; /* points into data */
+    char data[];        /* request bytes, then method and its NUL */
+} actor__msg;
+
+/* Per-activation cache slot (actor_ctx_cache_*), allocated on first use. */
+typedef struct actor__cache {
+    const void *tag;
+    void *value;
+    void (*free_fn)(void *);
+} actor__cache;
+
+enum { ACTOR__NEW = 0, ACTOR__ACTIVE = 1 };
+
+/* An actor known to this host: in the table from its first message until
+ * it is deactivated with an empty mailbox. Fields marked [shard] are guarded
+ * by its table shard's lock; [turn] ones are touched only by the thread that
+ * runs the actor (the pool runs an actor on one thread at a time). */
+typedef struct actor__actor {
+    actor__runnable run;          /* pool link [shard: scheduled] */
+    struct actor__actor *hnext;   /* hash chain [shard] */
+    actor__type_entry *type;      /* immutable */
+    actor__msg *mhead, *mtail;    /* mailbox [shard] */
+    void *instance;               /* [turn] */
+    actor__cache *cache;          /* [turn] */
+    uint64_t epoch;               /* lease epoch [turn] */
+    int64_t last_used_ms;         /* monotonic [shard] */
+    uint32_t hash;                /* immutable */
+    uint8_t status;               /* ACTOR__NEW / ACTIVE [shard] */
+    uint8_t scheduled;            /* queued in or running on the pool [shard] */
+    uint8_t halt_queued;          /* a HALT message is in the mailbox [shard] */
+    uint8_t idlen;                /* strlen(id) when < 255, else 255 */
+    char id[];                    /* NUL-terminated */
+} actor__actor;
+
+typedef struct actor__table actor__table;
+
+struct actor_host {
+    actor_host_options opts;
+    char host_id[ACTOR_HOST_ID_MAX + 1];
+    char *address;
+    actor_provider *provider;
+    actor__commit *commit;
+    actor__pool *pool;
+    actor__table *table;
+    actor__type_entry **types;
+    size_t ntypes;
+    int started;
+    int stopped;
+    int stopping; /* atomic: set once stop begins */
+    /* background jobs */
+    pthread_t bg_thread;
+    int bg_running;
+    pthread_mutex_t bg_mu;
+    pthread_cond_t bg_cv;
+    int bg_quit;
+    int64_t scan_interval_ms;
+};
+
+/* table.c */
+int actor__table_new(actor__table **out);
+void actor__table_free(actor__table *table);
+/* Append `msg` to actor (type, id)'s mailbox, creating the actor when
+ * `create` and it is absent, and schedule it on the pool if it was idle.
+ * ACTOR_ENOTFOUND when absent and !create; ACTOR_ESHUTDOWN when the host is
+ * stopping and msg is an invoke. */
+int actor__table_post(actor_host *host, actor__type_entry *type, const char *id,
+                      actor__msg *msg, int create);
+/* Called by the actor's runner when it finishes; see activation.c. */
+size_t actor__table_count(actor__table *table);
+/* Visit every actor under its shard lock; `fn` may queue messages on it
+ * (through actor__table_post_locked) and must not block. */
+void actor__table_each_locked(actor__table *table, void (*fn)(actor__actor *a, void *arg),
+                              void *arg);
+/* Append to a mailbox whose shard lock the caller holds; schedules. */
+void actor__table_post_locked(actor_host *host, actor__actor *a, actor__msg *msg);
+/* The runner's side (activation.c): */
+pthread_mutex_t *actor__table_lock_of(actor__table *table, actor__actor *a);
+/* Unlink `a` (shard lock held), wake waiters of actor__table_wait_empty. */
+void actor__table_remove_locked(actor__table *table, actor__actor *a);
+/* Wait until the table holds no actors. */
+void actor__table_wait_empty(actor__table *table);
+
+/* activation.c: the pool's run function for actors. */
+void actor__activation_run(actor__runnable *item, void *payload);
+/* The frame of the turn running on this thread, or NULL. */
+const actor__frame *actor__current_frame(void);
+/* 0 if ctx is the actor running on this thread, else ACTOR_ESTATE. */
+int actor__ctx_check(const actor_ctx *ctx, const char *fn);
+/* Drop the activation's cache slot. */
+void actor__cache_drop(actor__actor *a);
+
+/* invoke.c */
+actor__msg *actor__msg_new(int kind, const char *method, const void *request, size_t len);
+/* Complete a message: hand rc/response/message to its waiter or callback,
+ * then free it. `errmsg` is used when rc != 0. */
+void actor__msg_complete(actor__msg *msg, int rc, actor_buf *response, const char *errmsg);
+actor__type_entry *actor__host_find_type(actor_host *host, const char *name);
+
 /* ---- providers ---------------------------------------------------------- */
 int actor__sqlite_provider_open(actor_provider **out, const actor_provider_config *config);
 #ifdef ACTOR_WITH_POSTGRES

@@ -1,0 +1,174 @@
+/*
+ * invoke.c: messages and their completion. Builds the message for an invoke
+ * (one allocation: header, request bytes and method name), posts it to the
+ * actor table, and hands the outcome back: to a blocking caller waiting on
+ * its own stack (the response buffer is swapped in, not copied), or to an
+ * asynchronous caller's callback on the worker thread. Also the deadlock
+ * check of blocking invokes made from inside turns.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+actor__msg *actor__msg_new(int kind, const char *method, const void *request, size_t len)
+{
+    size_t mlen = method ? strlen(method) : 0;
+    actor__msg *m;
+
+    if (len > SIZE_MAX - sizeof(*m) - mlen - 1)
+        return NULL;
+    m = malloc(sizeof(*m) + len + mlen + 1);
+    if (m == NULL)
+        return NULL;
+    memset(m, 0, sizeof(*m));
+    m->kind = kind;
+    m->request_len = len;
+    if (len)
+        memcpy(m->data, request, len);
+    memcpy(m->data + len, method ? method : "", mlen + 1);
+    m->method = m->data + len;
+    return m;
+}
+
+void actor__msg_complete(actor__msg *m, int rc, actor_buf *response, const char *errmsg)
+{
+    actor__waiter *w = m->waiter;
+
+    if (w) {
+        pthread_mutex_lock(&w->mu);
+        w->rc = rc;
+        if (rc != 0)
+            snprintf(w->msg, sizeof(w->msg), "%s", errmsg ? errmsg : "");
+        else if (w->response && response) {
+            /* Hand the bytes over without copying; the runner keeps the
+             * caller's old allocation as its scratch buffer. */
+            actor_buf tmp = *w->response;
+            *w->response = *response;
+            *response = tmp;
+            actor_buf_clear(response);
+        } else if (w->response) {
+            actor_buf_clear(w->response);
+        }
+        w->done = 1;
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    } else if (m->cb) {
+        if (rc != 0)
+            actor_error_set(rc, "%s", errmsg ? errmsg : "");
+        m->cb(rc, rc == 0 && response ? response->ptr : NULL,
+              rc == 0 && response ? response->size : 0, m->cb_payload);
+    }
+    free(m);
+}
+
+/* Validate the common arguments of an invoke and find the type. */
+static int prepare(actor__type_entry **te, actor_host *host, const char *type, const char *id,
+                   const char *method)
+{
+    int rc;
+
+    if (host == NULL)
+        return actor_error_set(ACTOR_EINVAL, "host is NULL");
+    if ((rc = actor__validate_name("actor type", type, ACTOR_TYPE_NAME_MAX)) != 0 ||
+        (rc = actor__validate_name("actor ID", id, ACTOR_ID_MAX)) != 0 ||
+        (rc = actor__validate_name("method name", method, ACTOR_METHOD_MAX)) != 0)
+        return rc;
+    if (!host->started || __atomic_load_n(&host->stopping, __ATOMIC_ACQUIRE))
+        return actor_error_set(host->started ? ACTOR_ESHUTDOWN : ACTOR_ESTATE,
+                               "host %s is %s: %s/%s not invoked", host->host_id,
+                               host->started ? "stopping" : "not started", type, id);
+    *te = actor__host_find_type(host, type);
+    if (*te == NULL) {
+        char q[300];
+        actor__quote(q, sizeof(q), type);
+        return actor_error_set(ACTOR_ENOTFOUND, "actor type \"%s\" is not registered on host %s",
+                               q, host->host_id);
+    }
+    return 0;
+}
+
+int actor_invoke(actor_buf *response, actor_host *host, const char *type, const char *id,
+                 const char *method, const void *request, size_t request_len)
+{
+    actor__type_entry *te;
+    actor__waiter w;
+    actor__msg *m;
+    const actor__frame *chain = actor__current_frame();
+    int rc;
+
+    if ((rc = prepare(&te, host, type, id, method)) != 0)
+        return rc;
+    if (request == NULL && request_len > 0)
+        return actor_error_set(ACTOR_EINVAL, "request is NULL but request_len is %zu",
+                               request_len);
+    for (const actor__frame *f = chain; f; f = f->parent) {
+        if (f->actor->type == te && strcmp(f->actor->id, id) == 0)
+            return actor_error_set(
+                ACTOR_EDEADLK,
+                "blocking invoke of %s/%s %s from %s: %s/%s is waiting in this call chain; "
+                "use actor_invoke_async",
+                type, id, method, f == chain ? "its own turn" : "a turn it is waiting on", type,
+                id);
+    }
+    m = actor__msg_new(ACTOR__MSG_INVOKE, method, request, request_len);
+    if (m == NULL)
+        return actor__error_oom();
+    memset(&w, 0, sizeof(w));
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    w.response = response;
+    m->waiter = &w;
+    m->chain = chain;
+
+    rc = actor__table_post(host, te, id, m, 1);
+    if (rc != 0) {
+        free(m);
+    } else {
+        pthread_mutex_lock(&w.mu);
+        if (!w.done) {
+            pthread_mutex_unlock(&w.mu);
+            actor__pool_block_enter();
+            pthread_mutex_lock(&w.mu);
+            while (!w.done)
+                pthread_cond_wait(&w.cv, &w.mu);
+            pthread_mutex_unlock(&w.mu);
+            actor__pool_block_leave();
+        } else {
+            pthread_mutex_unlock(&w.mu);
+        }
+        rc = w.rc;
+        if (rc != 0)
+            actor_error_set(rc, "%s", w.msg);
+        else
+            actor_error_clear();
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return rc;
+}
+
+int actor_invoke_async(actor_host *host, const char *type, const char *id, const char *method,
+                       const void *request, size_t request_len, actor_invoke_cb done,
+                       void *payload)
+{
+    actor__type_entry *te;
+    actor__msg *m;
+    int rc;
+
+    if ((rc = prepare(&te, host, type, id, method)) != 0)
+        return rc;
+    if (request == NULL && request_len > 0)
+        return actor_error_set(ACTOR_EINVAL, "request is NULL but request_len is %zu",
+                               request_len);
+    m = actor__msg_new(ACTOR__MSG_INVOKE, method, request, request_len);
+    if (m == NULL)
+        return actor__error_oom();
+    m->cb = done;
+    m->cb_payload = payload;
+    rc = actor__table_post(host, te, id, m, 1);
+    if (rc != 0)
+        free(m);
+    return rc;
+}

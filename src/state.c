@@ -1,0 +1,172 @@
+/*
+ * state.c: the state API of state.h and the per-activation cache slot of
+ * type.h. Reads go straight to the provider; writes become store ops that
+ * go through the group commit (commit.c). Writes made through an actor's
+ * ctx carry the lease (host, epoch) the activation holds, so the provider
+ * applies them only while that lease is still this host's (fencing).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int check_names(actor_host *host, const char *type, const char *id)
+{
+    int rc;
+
+    if (host == NULL)
+        return actor_error_set(ACTOR_EINVAL, "host is NULL");
+    if ((rc = actor__validate_name("actor type", type, ACTOR_TYPE_NAME_MAX)) != 0)
+        return rc;
+    return actor__validate_name("actor ID", id, ACTOR_ID_MAX);
+}
+
+static int do_get(actor_buf *out, actor_host *host, const char *type, const char *id)
+{
+    int rc;
+
+    if (out == NULL)
+        return actor_error_set(ACTOR_EINVAL, "state get: out buffer is NULL");
+    actor__pool_block_enter();
+    rc = host->provider->state_get(out, host->provider, type, id);
+    actor__pool_block_leave();
+    if (rc == ACTOR_ENOTFOUND)
+        actor_error_set(rc, "no state stored for %s/%s", type, id);
+    return rc;
+}
+
+static int do_write(actor_host *host, actor_store_op_kind kind, const char *type, const char *id,
+                    const void *value, size_t len, int64_t ttl_ms, const char *fence_host,
+                    uint64_t fence_epoch)
+{
+    actor_store_op op;
+    actor_store_op *ops[1] = {&op};
+    int rc;
+
+    if (kind == ACTOR_STORE_STATE_SET) {
+        if (value == NULL && len > 0)
+            return actor_error_set(ACTOR_EINVAL, "state set of %s/%s: value is NULL but "
+                                                 "len is %zu", type, id, len);
+        if (ttl_ms < 0)
+            return actor_error_set(ACTOR_EINVAL,
+                                   "state set of %s/%s: negative TTL %lld ms (0 means no expiry)",
+                                   type, id, (long long)ttl_ms);
+    }
+    memset(&op, 0, sizeof(op));
+    op.kind = kind;
+    op.type = type;
+    op.id = id;
+    op.value = value;
+    op.value_len = len;
+    op.ttl_ms = ttl_ms;
+    op.fence_host = fence_host;
+    op.fence_epoch = fence_epoch;
+    rc = actor__commit_apply(host->commit, ops, 1);
+    if (rc == 0) {
+        rc = op.result;
+        if (rc == ACTOR_ENOTFOUND)
+            actor_error_set(rc, "no state stored for %s/%s", type, id);
+        else if (rc == ACTOR_ELEASE)
+            actor_error_set(rc,
+                            "write to %s/%s fenced: host %s no longer holds its lease "
+                            "(epoch %llu)",
+                            type, id, fence_host ? fence_host : "?",
+                            (unsigned long long)fence_epoch);
+    }
+    actor_store_op_dispose(&op);
+    return rc;
+}
+
+int actor_ctx_state_get(actor_buf *out, actor_ctx *ctx)
+{
+    actor__actor *a = (actor__actor *)ctx;
+    int rc;
+
+    if ((rc = actor__ctx_check(ctx, "actor_ctx_state_get")) != 0)
+        return rc;
+    return do_get(out, a->type->host, a->type->name, a->id);
+}
+
+int actor_ctx_state_set(actor_ctx *ctx, const void *value, size_t len, int64_t ttl_ms)
+{
+    actor__actor *a = (actor__actor *)ctx;
+    int rc;
+
+    if ((rc = actor__ctx_check(ctx, "actor_ctx_state_set")) != 0)
+        return rc;
+    actor__cache_drop(a);
+    return do_write(a->type->host, ACTOR_STORE_STATE_SET, a->type->name, a->id, value, len,
+                    ttl_ms, a->type->host->host_id, a->epoch);
+}
+
+int actor_ctx_state_delete(actor_ctx *ctx)
+{
+    actor__actor *a = (actor__actor *)ctx;
+    int rc;
+
+    if ((rc = actor__ctx_check(ctx, "actor_ctx_state_delete")) != 0)
+        return rc;
+    actor__cache_drop(a);
+    return do_write(a->type->host, ACTOR_STORE_STATE_DELETE, a->type->name, a->id, NULL, 0, 0,
+                    a->type->host->host_id, a->epoch);
+}
+
+int actor_state_get(actor_buf *out, actor_host *host, const char *type, const char *id)
+{
+    int rc;
+
+    if ((rc = check_names(host, type, id)) != 0)
+        return rc;
+    return do_get(out, host, type, id);
+}
+
+int actor_state_set(actor_host *host, const char *type, const char *id, const void *value,
+                    size_t len, int64_t ttl_ms)
+{
+    int rc;
+
+    if ((rc = check_names(host, type, id)) != 0)
+        return rc;
+    return do_write(host, ACTOR_STORE_STATE_SET, type, id, value, len, ttl_ms, NULL, 0);
+}
+
+int actor_state_delete(actor_host *host, const char *type, const char *id)
+{
+    int rc;
+
+    if ((rc = check_names(host, type, id)) != 0)
+        return rc;
+    return do_write(host, ACTOR_STORE_STATE_DELETE, type, id, NULL, 0, 0, NULL, 0);
+}
+
+void *actor_ctx_cache_get(actor_ctx *ctx, const void *tag)
+{
+    actor__actor *a = (actor__actor *)ctx;
+
+    if (tag == NULL || actor__ctx_check(ctx, "actor_ctx_cache_get") != 0)
+        return NULL;
+    if (a->cache == NULL || a->cache->tag != tag)
+        return NULL;
+    return a->cache->value;
+}
+
+int actor_ctx_cache_set(actor_ctx *ctx, const void *tag, void *value, void (*free_fn)(void *))
+{
+    actor__actor *a = (actor__actor *)ctx;
+    int rc;
+
+    if ((rc = actor__ctx_check(ctx, "actor_ctx_cache_set")) != 0)
+        return rc;
+    if (tag == NULL)
+        return actor_error_set(ACTOR_EINVAL, "actor_ctx_cache_set: tag is NULL");
+    if (a->cache == NULL) {
+        a->cache = calloc(1, sizeof(*a->cache));
+        if (a->cache == NULL)
+            return actor__error_oom();
+    }
+    actor__cache_drop(a);
+    a->cache->tag = tag;
+    a->cache->value = value;
+    a->cache->free_fn = free_fn;
+    return 0;
+}

@@ -1,0 +1,263 @@
+/*
+ * errors.c: bad input at the public API. Names (types, IDs, methods) that
+ * are NULL, empty, too long or not UTF-8; unknown and malformed store URLs;
+ * a database file that cannot be opened or is not a database; a database
+ * whose schema is newer than the library (left untouched); registration
+ * mistakes; host options out of range. Each gets a specific code and a
+ * message that names the bad value.
+ */
+#include "test.h"
+
+#include <sqlite3.h>
+
+static int noop_invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *method,
+                       const void *req, size_t len, void *payload)
+{
+    return 0;
+}
+
+static actor_host *start_host(void)
+{
+    actor_host *h = NULL;
+    actor_type t = ACTOR_TYPE_INIT;
+
+    t.name = "t";
+    t.invoke = noop_invoke;
+    if (actor_host_new(&h, "sqlite::memory:", NULL) != 0 ||
+        actor_host_register(h, &t, NULL) != 0 || actor_host_start(h) != 0) {
+        actor_host_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+static void test_names(void)
+{
+    actor_host *h = start_host();
+    char longid[ACTOR_ID_MAX + 2];
+    char maxid[ACTOR_ID_MAX + 1];
+    actor_buf b = ACTOR_BUF_INIT;
+
+    T_ASSERT(h != NULL);
+    memset(longid, 'x', sizeof(longid) - 1);
+    longid[sizeof(longid) - 1] = '\0';
+    memset(maxid, 'y', sizeof(maxid) - 1);
+    maxid[sizeof(maxid) - 1] = '\0';
+
+    T_EQ(actor_invoke(NULL, h, "t", "", "m", NULL, 0), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "actor ID is empty");
+    T_EQ(actor_invoke(NULL, h, "t", NULL, "m", NULL, 0), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "actor ID is NULL");
+    T_EQ(actor_invoke(NULL, h, "t", longid, "m", NULL, 0), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "longer than 256 bytes");
+    T_CONTAINS(actor_error_last(), "xxxxxxxx");
+    T_OK(actor_invoke(NULL, h, "t", maxid, "m", NULL, 0)); /* the limit itself is fine */
+    T_EQ(actor_invoke(NULL, h, "t", "bad\xff", "m", NULL, 0), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "bad\\xFF");
+    T_CONTAINS(actor_error_last(), "not valid UTF-8");
+    T_EQ(actor_invoke(NULL, h, "t", "\xed\xa0\x80", "m", NULL, 0), ACTOR_EINVAL); /* surrogate */
+    T_EQ(actor_invoke(NULL, h, "t", "\xc0\xaf", "m", NULL, 0), ACTOR_EINVAL);     /* overlong */
+    T_EQ(actor_invoke(NULL, h, "", "id", "m", NULL, 0), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "actor type is empty");
+    T_EQ(actor_invoke(NULL, h, "t", "id", "", NULL, 0), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "method name is empty");
+    T_EQ(actor_invoke(NULL, h, "t", "id", "m\x80", NULL, 0), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "method name");
+    T_EQ(actor_invoke(NULL, h, "t", "id", "m", NULL, 5), ACTOR_EINVAL);
+    T_EQ(actor_invoke(NULL, h, "nosuch", "id", "m", NULL, 0), ACTOR_ENOTFOUND);
+    T_CONTAINS(actor_error_last(), "\"nosuch\" is not registered");
+    T_EQ(actor_invoke(NULL, NULL, "t", "id", "m", NULL, 0), ACTOR_EINVAL);
+
+    T_EQ(actor_state_set(h, "t", "", "x", 1, 0), ACTOR_EINVAL);
+    T_EQ(actor_state_get(&b, h, "t", longid), ACTOR_EINVAL);
+    T_EQ(actor_state_delete(h, "t\xfe", "id"), ACTOR_EINVAL);
+    T_EQ(actor_state_set(h, "t", "id", NULL, 3, 0), ACTOR_EINVAL);
+    T_EQ(actor_state_get(NULL, h, "t", "id"), ACTOR_EINVAL);
+    T_EQ(actor_host_halt(h, "t", ""), ACTOR_EINVAL);
+    /* Nothing above stored anything. */
+    T_EQ(actor_state_get(&b, h, "t", "id"), ACTOR_ENOTFOUND);
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
+static void test_urls(void)
+{
+    actor_host *h = NULL;
+    char path[700], url[800];
+
+    T_EQ(actor_host_new(&h, "redis://localhost", NULL), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "redis://localhost");
+    T_CHECK(h == NULL);
+    T_EQ(actor_host_new(&h, "", NULL), ACTOR_EINVAL);
+    T_EQ(actor_host_new(&h, NULL, NULL), ACTOR_EINVAL);
+    T_EQ(actor_host_new(&h, "sqlite:", NULL), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "sqlite:");
+    T_EQ(actor_host_new(NULL, "sqlite::memory:", NULL), ACTOR_EINVAL);
+
+    /* A path that cannot be opened. */
+    t_tmp_path(path, sizeof(path), "no/such/dir/x.db");
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    T_EQ(actor_host_new(&h, url, NULL), ACTOR_ESTORE);
+    T_CONTAINS(actor_error_last(), "no/such/dir/x.db");
+    T_CHECK(h == NULL);
+}
+
+static int read_file(const char *path, char *buf, size_t size, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -1;
+    *len = fread(buf, 1, size, f);
+    fclose(f);
+    return 0;
+}
+
+static void test_not_a_database(void)
+{
+    actor_host *h = NULL;
+    char path[700], url[800], before[4096], after[4096];
+    size_t nb = 0, na = 0;
+    FILE *f;
+
+    t_tmp_path(path, sizeof(path), "garbage.db");
+    f = fopen(path, "wb");
+    T_ASSERT(f != NULL);
+    for (int i = 0; i < 4000; i++)
+        fputc("this is not a database "[i % 23], f);
+    fclose(f);
+    T_OK(read_file(path, before, sizeof(before), &nb));
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    T_EQ(actor_host_new(&h, url, NULL), ACTOR_ESTORE);
+    T_CONTAINS(actor_error_last(), "garbage.db");
+    T_OK(read_file(path, after, sizeof(after), &na));
+    T_EQ(na, nb);
+    T_CHECK(na == nb && memcmp(before, after, na) == 0);
+}
+
+static void test_newer_schema(void)
+{
+    actor_host *h = NULL;
+    char path[700], url[800];
+    static char before[1 << 20], after[1 << 20];
+    size_t nb = 0, na = 0;
+    sqlite3 *db = NULL;
+    actor_buf b = ACTOR_BUF_INIT;
+
+    t_tmp_path(path, sizeof(path), "newer.db");
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    {
+        actor_type t = ACTOR_TYPE_INIT;
+        t.name = "t";
+        t.invoke = noop_invoke;
+        T_OK(actor_host_new(&h, url, NULL));
+        T_OK(actor_host_register(h, &t, NULL));
+        T_OK(actor_host_start(h));
+        T_OK(actor_state_set(h, "t", "keep", "precious", 8, 0));
+        actor_host_free(h);
+        h = NULL;
+    }
+    /* A later libactor recorded schema version 999 in this file. */
+    T_ASSERT(sqlite3_open(path, &db) == SQLITE_OK);
+    T_ASSERT(sqlite3_exec(db,
+                          "PRAGMA journal_mode=DELETE;"
+                          "UPDATE actor_meta SET value='999' WHERE key='schema_version'",
+                          NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    T_OK(read_file(path, before, sizeof(before), &nb));
+
+    T_EQ(actor_host_new(&h, url, NULL), ACTOR_ESCHEMA);
+    T_CONTAINS(actor_error_last(), "999");
+    T_CHECK(h == NULL);
+    T_OK(read_file(path, after, sizeof(after), &na));
+    T_EQ(na, nb);
+    T_CHECK(na == nb && memcmp(before, after, na) == 0);
+
+    /* The data is still there for the library that understands it. */
+    T_ASSERT(sqlite3_open(path, &db) == SQLITE_OK);
+    T_ASSERT(sqlite3_exec(db, "UPDATE actor_meta SET value='1' WHERE key='schema_version'", NULL,
+                          NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    T_OK(actor_host_new(&h, url, NULL));
+    T_OK(actor_state_get(&b, h, "t", "keep"));
+    T_STREQ(b.ptr, "precious");
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
+static void test_registration(void)
+{
+    actor_host *h = NULL;
+    actor_type t = ACTOR_TYPE_INIT, bad;
+
+    T_OK(actor_host_new(&h, "sqlite::memory:", NULL));
+    t.name = "t";
+    t.invoke = noop_invoke;
+    T_OK(actor_host_register(h, &t, NULL));
+    T_EQ(actor_host_register(h, &t, NULL), ACTOR_EEXISTS);
+    T_CONTAINS(actor_error_last(), "\"t\" is already registered");
+    bad = t;
+    bad.name = "noinvoke";
+    bad.invoke = NULL;
+    T_EQ(actor_host_register(h, &bad, NULL), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "noinvoke");
+    bad = t;
+    bad.name = "future";
+    bad.version = 99;
+    T_EQ(actor_host_register(h, &bad, NULL), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "version 99");
+    bad = t;
+    bad.name = "";
+    T_EQ(actor_host_register(h, &bad, NULL), ACTOR_EINVAL);
+    T_EQ(actor_host_register(h, NULL, NULL), ACTOR_EINVAL);
+    T_OK(actor_host_start(h));
+    T_EQ(actor_host_start(h), ACTOR_ESTATE);
+    bad = t;
+    bad.name = "late";
+    T_EQ(actor_host_register(h, &bad, NULL), ACTOR_ESTATE);
+    T_CONTAINS(actor_error_last(), "already started");
+    actor_host_free(h);
+}
+
+static void test_options(void)
+{
+    actor_host *h = NULL;
+    actor_host_options o;
+
+    actor_host_options_init(&o);
+    o.version = 42;
+    T_EQ(actor_host_new(&h, "sqlite::memory:", &o), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "version 42");
+    actor_host_options_init(&o);
+    o.table_prefix = "bad-prefix";
+    T_EQ(actor_host_new(&h, "sqlite::memory:", &o), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "bad-prefix");
+    actor_host_options_init(&o);
+    o.workers = 100000;
+    T_EQ(actor_host_new(&h, "sqlite::memory:", &o), ACTOR_EINVAL);
+    actor_host_options_init(&o);
+    o.heartbeat_interval_ms = 5000;
+    o.lease_deadline_ms = 1000;
+    T_EQ(actor_host_new(&h, "sqlite::memory:", &o), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "lease_deadline_ms");
+    actor_host_options_init(&o);
+    o.host_id = "";
+    T_EQ(actor_host_new(&h, "sqlite::memory:", &o), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "host ID");
+    actor_host_options_init(&o);
+    o.host_id = "host-a";
+    o.table_prefix = "custom_";
+    T_OK(actor_host_new(&h, "sqlite::memory:", &o));
+    T_STREQ(actor_host_id(h), "host-a");
+    actor_host_free(h);
+}
+
+int main(void)
+{
+    T_RUN(test_names);
+    T_RUN(test_urls);
+    T_RUN(test_not_a_database);
+    T_RUN(test_newer_schema);
+    T_RUN(test_registration);
+    T_RUN(test_options);
+    return t_done();
+}

@@ -1,0 +1,255 @@
+/*
+ * state.c: the state API through a host on a real SQLite file: absent,
+ * set/get/delete, expiry invisible at once (before any purge), a write
+ * without TTL clearing an earlier expiry, empty and 1 MiB values, awkward
+ * IDs stored verbatim, the ctx form inside turns (and refused outside),
+ * and concurrent writers folded into group commits.
+ */
+#include "test.h"
+
+#include <pthread.h>
+
+static actor_host *g_host;
+
+static int invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *method,
+                  const void *req, size_t len, void *payload)
+{
+    if (strcmp(method, "set") == 0)
+        return actor_ctx_state_set(ctx, req, len, 0);
+    if (strcmp(method, "get") == 0) {
+        int rc = actor_ctx_state_get(resp, ctx);
+        if (rc == ACTOR_ENOTFOUND) {
+            actor_buf_clear(resp);
+            return actor_buf_puts(resp, "<none>");
+        }
+        return rc;
+    }
+    if (strcmp(method, "delete") == 0)
+        return actor_ctx_state_delete(ctx);
+    if (strcmp(method, "leak") == 0) {
+        /* Hand the ctx to the caller (misuse, for the test below). */
+        return actor_buf_put(resp, &ctx, sizeof(ctx));
+    }
+    return actor_error_set(ACTOR_EINVAL, "unknown method %s", method);
+}
+
+static actor_host *start_host(const char *name)
+{
+    char url[700];
+    actor_host_options o;
+    actor_type t = ACTOR_TYPE_INIT;
+    actor_host *h = NULL;
+
+    actor_host_options_init(&o);
+    o.workers = 2;
+    t.name = "doc";
+    t.invoke = invoke;
+    if (actor_host_new(&h, t_sqlite_url(url, sizeof(url), name), &o) != 0 ||
+        actor_host_register(h, &t, NULL) != 0 || actor_host_start(h) != 0) {
+        fprintf(stderr, "host: %s\n", actor_error_last());
+        actor_host_free(h);
+        return NULL;
+    }
+    g_host = h;
+    return h;
+}
+
+static void test_absent_set_get_delete(void)
+{
+    actor_host *h = start_host("basic.db");
+    actor_buf b = ACTOR_BUF_INIT;
+
+    T_ASSERT(h != NULL);
+    T_EQ(actor_state_get(&b, h, "doc", "a"), ACTOR_ENOTFOUND);
+    T_CONTAINS(actor_error_last(), "doc/a");
+    T_EQ(actor_state_delete(h, "doc", "a"), ACTOR_ENOTFOUND);
+    T_OK(actor_state_set(h, "doc", "a", "{\"n\":1}", 7, 0));
+    T_OK(actor_state_get(&b, h, "doc", "a"));
+    T_EQ(b.size, 7);
+    T_STREQ(b.ptr, "{\"n\":1}");
+    T_OK(actor_state_set(h, "doc", "a", "{\"n\":2}", 7, 0));
+    T_OK(actor_state_get(&b, h, "doc", "a"));
+    T_STREQ(b.ptr, "{\"n\":2}");
+    /* Same ID, other type: separate. */
+    T_EQ(actor_state_get(&b, h, "other", "a"), ACTOR_ENOTFOUND);
+    T_OK(actor_state_delete(h, "doc", "a"));
+    T_EQ(actor_state_get(&b, h, "doc", "a"), ACTOR_ENOTFOUND);
+    T_EQ(actor_state_delete(h, "doc", "a"), ACTOR_ENOTFOUND);
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
+static void test_ttl(void)
+{
+    actor_host *h = start_host("ttl.db");
+    actor_buf b = ACTOR_BUF_INIT;
+
+    T_ASSERT(h != NULL);
+    /* Expired state is invisible at once; nothing purges it here. */
+    T_OK(actor_state_set(h, "doc", "short", "x", 1, 30));
+    T_OK(actor_state_get(&b, h, "doc", "short"));
+    T_ASSERT(T_WAIT_UNTIL(actor_state_get(&b, h, "doc", "short") == ACTOR_ENOTFOUND, 10000));
+    T_EQ(actor_state_delete(h, "doc", "short"), ACTOR_ENOTFOUND);
+
+    /* A write without TTL clears an earlier expiry: write "keep" with a
+     * TTL, then again without; a probe written with the same TTL at the
+     * same time expires, "keep" does not. */
+    T_OK(actor_state_set(h, "doc", "keep", "1", 1, 60));
+    T_OK(actor_state_set(h, "doc", "probe", "1", 1, 60));
+    T_OK(actor_state_set(h, "doc", "keep", "2", 1, 0));
+    T_ASSERT(T_WAIT_UNTIL(actor_state_get(&b, h, "doc", "probe") == ACTOR_ENOTFOUND, 10000));
+    T_OK(actor_state_get(&b, h, "doc", "keep"));
+    T_STREQ(b.ptr, "2");
+
+    /* A new TTL replaces an old one. */
+    T_OK(actor_state_set(h, "doc", "ext", "1", 1, 40));
+    T_OK(actor_state_set(h, "doc", "ext", "2", 1, 3600000));
+    T_OK(actor_state_set(h, "doc", "probe2", "1", 1, 40));
+    T_ASSERT(T_WAIT_UNTIL(actor_state_get(&b, h, "doc", "probe2") == ACTOR_ENOTFOUND, 10000));
+    T_OK(actor_state_get(&b, h, "doc", "ext"));
+
+    T_EQ(actor_state_set(h, "doc", "neg", "1", 1, -5), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "negative TTL");
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
+static void test_values(void)
+{
+    actor_host *h = start_host("values.db");
+    actor_buf b = ACTOR_BUF_INIT;
+    size_t big = 1024 * 1024;
+    char *v = malloc(big);
+
+    T_ASSERT(h != NULL && v != NULL);
+    T_OK(actor_state_set(h, "doc", "empty", "", 0, 0));
+    T_OK(actor_state_get(&b, h, "doc", "empty"));
+    T_EQ(b.size, 0);
+    for (size_t i = 0; i < big; i++)
+        v[i] = (char)(i * 31 + 7); /* includes NUL bytes */
+    T_OK(actor_state_set(h, "doc", "big", v, big, 0));
+    T_OK(actor_state_get(&b, h, "doc", "big"));
+    T_EQ(b.size, big);
+    T_CHECK(b.size == big && memcmp(b.ptr, v, big) == 0);
+    free(v);
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
+static void test_awkward_ids(void)
+{
+    static const char *ids[] = {
+        "it's", "say \"hi\"", "back\\slash", "100%", "under_score", "%_%", "h\xc3\xa9llo w\xc3\xb6rld",
+        "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x98\x80", "'; DROP TABLE actor_state; --",
+        "x' OR '1'='1", "line\nbreak", "tab\there", " lead and trail ",
+    };
+    actor_host *h = start_host("ids.db");
+    actor_buf b = ACTOR_BUF_INIT;
+    size_t n = sizeof(ids) / sizeof(ids[0]);
+
+    T_ASSERT(h != NULL);
+    for (size_t i = 0; i < n; i++) {
+        char val[32];
+        snprintf(val, sizeof(val), "v%zu", i);
+        T_OK(actor_state_set(h, "doc", ids[i], val, strlen(val), 0));
+    }
+    for (size_t i = 0; i < n; i++) {
+        char val[32];
+        snprintf(val, sizeof(val), "v%zu", i);
+        T_OK(actor_state_get(&b, h, "doc", ids[i]));
+        T_STREQ(b.ptr, val);
+        /* And through an actor with that ID. */
+        T_OK(actor_invoke(&b, h, "doc", ids[i], "get", NULL, 0));
+        T_STREQ(b.ptr, val);
+    }
+    /* Wildcards match only themselves. */
+    T_EQ(actor_state_get(&b, h, "doc", "1%"), ACTOR_ENOTFOUND);
+    T_EQ(actor_state_get(&b, h, "doc", "under%"), ACTOR_ENOTFOUND);
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
+static void test_ctx_state(void)
+{
+    actor_host *h = start_host("ctx.db");
+    actor_buf b = ACTOR_BUF_INIT;
+    actor_ctx *leaked = NULL;
+
+    T_ASSERT(h != NULL);
+    T_OK(actor_invoke(&b, h, "doc", "c1", "get", NULL, 0));
+    T_STREQ(b.ptr, "<none>");
+    T_OK(actor_invoke(&b, h, "doc", "c1", "set", "hello", 5));
+    T_OK(actor_invoke(&b, h, "doc", "c1", "get", NULL, 0));
+    T_STREQ(b.ptr, "hello");
+    T_OK(actor_state_get(&b, h, "doc", "c1"));
+    T_STREQ(b.ptr, "hello");
+    T_OK(actor_invoke(&b, h, "doc", "c1", "delete", NULL, 0));
+    T_EQ(actor_invoke(&b, h, "doc", "c1", "delete", NULL, 0), ACTOR_ENOTFOUND);
+    T_EQ(actor_state_get(&b, h, "doc", "c1"), ACTOR_ENOTFOUND);
+
+    /* A ctx used outside its actor's turn is refused, not trusted. */
+    T_OK(actor_invoke(&b, h, "doc", "c1", "leak", NULL, 0));
+    T_ASSERT(b.size == sizeof(leaked));
+    memcpy(&leaked, b.ptr, sizeof(leaked));
+    T_EQ(actor_ctx_state_set(leaked, "x", 1, 0), ACTOR_ESTATE);
+    T_CONTAINS(actor_error_last(), "outside the turn");
+    T_EQ(actor_ctx_state_get(&b, leaked), ACTOR_ESTATE);
+    T_EQ(actor_ctx_state_delete(leaked), ACTOR_ESTATE);
+    T_EQ(actor_ctx_state_get(&b, NULL), ACTOR_EINVAL);
+    T_EQ(actor_state_get(&b, h, "doc", "c1"), ACTOR_ENOTFOUND);
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
+#define WRITERS 16
+#define WRITES  200
+
+static void *writer(void *arg)
+{
+    long k = (long)arg;
+    char id[32], val[32];
+    long bad = 0;
+
+    for (int i = 0; i < WRITES; i++) {
+        snprintf(id, sizeof(id), "w%ld", k);
+        int n = snprintf(val, sizeof(val), "%d", i);
+        if (actor_invoke(NULL, g_host, "doc", id, "set", val, (size_t)n) != 0)
+            bad++;
+    }
+    return (void *)bad;
+}
+
+static void test_concurrent_writers(void)
+{
+    actor_host *h = start_host("writers.db");
+    pthread_t th[WRITERS];
+    actor_buf b = ACTOR_BUF_INIT;
+
+    T_ASSERT(h != NULL);
+    for (long i = 0; i < WRITERS; i++)
+        pthread_create(&th[i], NULL, writer, (void *)i);
+    for (int i = 0; i < WRITERS; i++) {
+        void *bad;
+        pthread_join(th[i], &bad);
+        T_EQ((long)bad, 0);
+    }
+    for (int i = 0; i < WRITERS; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "w%d", i);
+        T_OK(actor_state_get(&b, h, "doc", id));
+        T_STREQ(b.ptr, "199");
+    }
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
+int main(void)
+{
+    T_RUN(test_absent_set_get_delete);
+    T_RUN(test_ttl);
+    T_RUN(test_values);
+    T_RUN(test_awkward_ids);
+    T_RUN(test_ctx_state);
+    T_RUN(test_concurrent_writers);
+    return t_done();
+}

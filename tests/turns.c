@@ -1,0 +1,315 @@
+/*
+ * turns.c: turn-based concurrency. FIFO order per sender, mutual exclusion
+ * of one actor's turns (an overlap detector inside the turn), parallel turns
+ * of different actors, errors handed to the caller without harming the
+ * actor, blocking calls between actors (including on a one-worker pool) and
+ * the deadlock check of blocking calls inside a call chain.
+ */
+#include "test.h"
+
+#include <pthread.h>
+
+#define SENDERS      4
+#define PER_SENDER   2000
+#define SEQ_ACTORS   3
+
+struct inst {
+    int inside;              /* turns of this actor running now */
+    int overlaps;            /* times a turn saw another one running */
+    long last_seq[SENDERS];  /* last sequence number seen per sender */
+    int out_of_order;
+    long turns;
+};
+
+static actor_host *g_host;
+static int g_in_a, g_in_b; /* parallelism probe */
+
+static int act(void **instance, actor_ctx *ctx, void *payload)
+{
+    struct inst *in = calloc(1, sizeof(*in));
+    if (in == NULL)
+        return ACTOR_ENOMEM;
+    for (int i = 0; i < SENDERS; i++)
+        in->last_seq[i] = -1;
+    *instance = in;
+    return 0;
+}
+
+static void deact(void *instance, actor_ctx *ctx, void *payload)
+{
+    free(instance);
+}
+
+static int invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *method,
+                  const void *req, size_t len, void *payload)
+{
+    struct inst *in = instance;
+    char out[256];
+
+    if (__atomic_add_fetch(&in->inside, 1, __ATOMIC_SEQ_CST) != 1)
+        in->overlaps++;
+    in->turns++;
+    int rc = 0;
+    if (strcmp(method, "seq") == 0) {
+        int sender;
+        long seq;
+        if (sscanf((const char *)req, "%d %ld", &sender, &seq) != 2 || sender < 0 ||
+            sender >= SENDERS)
+            rc = actor_error_set(ACTOR_EINVAL, "bad seq request");
+        else {
+            if (seq != in->last_seq[sender] + 1)
+                in->out_of_order++;
+            in->last_seq[sender] = seq;
+            /* widen the window in which an overlap would be seen */
+            for (volatile int i = 0; i < 200; i++) {
+            }
+        }
+    } else if (strcmp(method, "report") == 0) {
+        snprintf(out, sizeof(out), "%d %d %ld", in->overlaps, in->out_of_order, in->turns - 1);
+        rc = actor_buf_puts(resp, out);
+    } else if (strcmp(method, "probe") == 0) {
+        /* Parallelism: each of two actors waits until the other is inside
+         * its turn too. Only possible when they run at the same time. */
+        int *mine = strcmp(actor_ctx_id(ctx), "a") == 0 ? &g_in_a : &g_in_b;
+        int *other = mine == &g_in_a ? &g_in_b : &g_in_a;
+        __atomic_store_n(mine, 1, __ATOMIC_SEQ_CST);
+        int ok = T_WAIT_UNTIL(__atomic_load_n(other, __ATOMIC_SEQ_CST), 10000);
+        rc = actor_buf_puts(resp, ok ? "parallel" : "serial");
+    } else if (strcmp(method, "fail") == 0) {
+        actor_buf_puts(resp, "partial output that must not reach the caller");
+        rc = actor_error_set(-1001, "boom from %s", actor_ctx_id(ctx));
+    } else if (strcmp(method, "count") == 0) {
+        snprintf(out, sizeof(out), "%ld", in->turns);
+        rc = actor_buf_puts(resp, out);
+    } else if (strcmp(method, "call") == 0) {
+        /* Blocking invoke of the actor named in the request. */
+        actor_buf r = ACTOR_BUF_INIT;
+        rc = actor_invoke(&r, g_host, "t", (const char *)req, "count", NULL, 0);
+        if (rc == 0)
+            rc = actor_buf_put(resp, r.ptr, r.size);
+        actor_buf_dispose(&r);
+    } else if (strcmp(method, "call2") == 0) {
+        /* Blocking invoke of the first ID, asking it to call the second. */
+        char first[64], second[64];
+        actor_buf r = ACTOR_BUF_INIT;
+        if (sscanf((const char *)req, "%63s %63s", first, second) != 2)
+            rc = actor_error_set(ACTOR_EINVAL, "call2 needs two IDs");
+        else
+            rc = actor_invoke(&r, g_host, "t", first, "call", second, strlen(second) + 1);
+        actor_buf_dispose(&r);
+    } else {
+        rc = actor_error_set(ACTOR_EINVAL, "unknown method %s", method);
+    }
+    __atomic_sub_fetch(&in->inside, 1, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
+static actor_host *start_host(unsigned workers)
+{
+    actor_host_options o;
+    actor_type t = ACTOR_TYPE_INIT;
+    actor_host *h = NULL;
+
+    actor_host_options_init(&o);
+    o.workers = workers;
+    t.name = "t";
+    t.activate = act;
+    t.invoke = invoke;
+    t.deactivate = deact;
+    if (actor_host_new(&h, "sqlite::memory:", &o) != 0 || actor_host_register(h, &t, NULL) != 0 ||
+        actor_host_start(h) != 0) {
+        fprintf(stderr, "host: %s\n", actor_error_last());
+        actor_host_free(h);
+        return NULL;
+    }
+    g_host = h;
+    return h;
+}
+
+struct sender {
+    int index;
+    int failures;
+};
+
+static void *send_seq(void *arg)
+{
+    struct sender *s = arg;
+    char req[64], id[16];
+
+    for (long i = 0; i < PER_SENDER; i++) {
+        for (int a = 0; a < SEQ_ACTORS; a++) {
+            snprintf(id, sizeof(id), "seq%d", a);
+            int n = snprintf(req, sizeof(req), "%d %ld", s->index, i);
+            /* Alternate blocking and asynchronous sends: both keep order. */
+            int rc = (i % 2) ? actor_invoke(NULL, g_host, "t", id, "seq", req, (size_t)n + 1)
+                             : actor_invoke_async(g_host, "t", id, "seq", req, (size_t)n + 1,
+                                                  NULL, NULL);
+            if (rc != 0)
+                s->failures++;
+        }
+    }
+    return NULL;
+}
+
+static void test_fifo_and_exclusion(void)
+{
+    actor_host *h = start_host(2);
+    pthread_t th[SENDERS];
+    struct sender s[SENDERS];
+    actor_buf r = ACTOR_BUF_INIT;
+
+    T_ASSERT(h != NULL);
+    for (int i = 0; i < SENDERS; i++) {
+        s[i].index = i;
+        s[i].failures = 0;
+        pthread_create(&th[i], NULL, send_seq, &s[i]);
+    }
+    for (int i = 0; i < SENDERS; i++) {
+        pthread_join(th[i], NULL);
+        T_EQ(s[i].failures, 0);
+    }
+    for (int a = 0; a < SEQ_ACTORS; a++) {
+        char id[16];
+        int overlaps = -1, disorder = -1;
+        long turns = -1;
+        snprintf(id, sizeof(id), "seq%d", a);
+        /* "report" queues behind every message sent above (FIFO), so it
+         * sees all of them. */
+        T_OK(actor_invoke(&r, h, "t", id, "report", NULL, 0));
+        T_EQ(sscanf(r.ptr, "%d %d %ld", &overlaps, &disorder, &turns), 3);
+        T_EQ(overlaps, 0);
+        T_EQ(disorder, 0);
+        T_EQ(turns, (long)SENDERS * PER_SENDER);
+    }
+    actor_buf_dispose(&r);
+    actor_host_free(h);
+}
+
+static void *probe(void *arg)
+{
+    actor_buf r = ACTOR_BUF_INIT;
+    char *out = arg;
+
+    if (actor_invoke(&r, g_host, "t", out[0] == 'a' ? "a" : "b", "probe", NULL, 0) == 0)
+        snprintf(out, 16, "%s", r.ptr);
+    actor_buf_dispose(&r);
+    return NULL;
+}
+
+static void test_parallel_actors(void)
+{
+    actor_host *h = start_host(2);
+    pthread_t ta, tb;
+    char ra[16] = "a", rb[16] = "b";
+
+    T_ASSERT(h != NULL);
+    g_in_a = g_in_b = 0;
+    pthread_create(&ta, NULL, probe, ra);
+    pthread_create(&tb, NULL, probe, rb);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    T_STREQ(ra, "parallel");
+    T_STREQ(rb, "parallel");
+    actor_host_free(h);
+}
+
+static void test_error_does_not_poison(void)
+{
+    actor_host *h = start_host(2);
+    actor_buf r = ACTOR_BUF_INIT;
+
+    T_ASSERT(h != NULL);
+    T_OK(actor_invoke(&r, h, "t", "e1", "count", NULL, 0));
+    T_STREQ(r.ptr, "1");
+    T_EQ(actor_invoke(&r, h, "t", "e1", "fail", NULL, 0), -1001);
+    T_STREQ(actor_error_last(), "boom from e1");
+    T_OK(actor_invoke(&r, h, "t", "e1", "count", NULL, 0));
+    T_STREQ(r.ptr, "3"); /* same activation: the instance survived */
+    T_EQ(actor_invoke(&r, h, "t", "e1", "nosuch", NULL, 0), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "unknown method nosuch");
+    actor_buf_dispose(&r);
+    actor_host_free(h);
+}
+
+static void test_blocking_call_chain(void)
+{
+    /* One worker: a turn that blocks on another actor must not starve it. */
+    actor_host *h = start_host(1);
+    actor_buf r = ACTOR_BUF_INIT;
+
+    T_ASSERT(h != NULL);
+    T_OK(actor_invoke(&r, h, "t", "x", "call", "y", 2));
+    T_STREQ(r.ptr, "1");
+    /* x calls itself: refused, not hung. */
+    T_EQ(actor_invoke(&r, h, "t", "x", "call", "x", 2), ACTOR_EDEADLK);
+    T_CONTAINS(actor_error_last(), "t/x");
+    /* x -> y -> x: refused in y's turn, reported back through x. */
+    T_EQ(actor_invoke(&r, h, "t", "x", "call2", "y x", 4), ACTOR_EDEADLK);
+    T_CONTAINS(actor_error_last(), "waiting in this call chain");
+    /* x -> y -> z is fine. */
+    T_OK(actor_invoke(&r, h, "t", "x", "call2", "y z", 4));
+    actor_buf_dispose(&r);
+    actor_host_free(h);
+}
+
+struct async_result {
+    pthread_mutex_t mu;
+    int done;
+    int rc;
+    char resp[64];
+    char msg[256];
+};
+
+static void on_done(int error, const void *resp, size_t len, void *payload)
+{
+    struct async_result *ar = payload;
+
+    pthread_mutex_lock(&ar->mu);
+    ar->rc = error;
+    snprintf(ar->resp, sizeof(ar->resp), "%.*s", (int)len, resp ? (const char *)resp : "");
+    snprintf(ar->msg, sizeof(ar->msg), "%s", error ? actor_error_last() : "");
+    ar->done = 1;
+    pthread_mutex_unlock(&ar->mu);
+}
+
+static int async_done(struct async_result *ar)
+{
+    pthread_mutex_lock(&ar->mu);
+    int d = ar->done;
+    pthread_mutex_unlock(&ar->mu);
+    return d;
+}
+
+static void test_async_invoke(void)
+{
+    actor_host *h = start_host(2);
+    struct async_result ok = {PTHREAD_MUTEX_INITIALIZER, 0, 0, "", ""};
+    struct async_result bad = {PTHREAD_MUTEX_INITIALIZER, 0, 0, "", ""};
+
+    T_ASSERT(h != NULL);
+    T_OK(actor_invoke_async(h, "t", "as", "count", NULL, 0, on_done, &ok));
+    T_OK(actor_invoke_async(h, "t", "as", "fail", NULL, 0, on_done, &bad));
+    T_ASSERT(T_WAIT_UNTIL(async_done(&ok) && async_done(&bad), 10000));
+    T_EQ(ok.rc, 0);
+    T_STREQ(ok.resp, "1");
+    T_EQ(bad.rc, -1001);
+    T_STREQ(bad.resp, "");
+    T_STREQ(bad.msg, "boom from as");
+    /* Errors before queuing are returned, and the callback is not called. */
+    struct async_result never = {PTHREAD_MUTEX_INITIALIZER, 0, 0, "", ""};
+    T_EQ(actor_invoke_async(h, "nosuchtype", "as", "count", NULL, 0, on_done, &never),
+         ACTOR_ENOTFOUND);
+    T_CONTAINS(actor_error_last(), "nosuchtype");
+    actor_host_free(h);
+    T_EQ(never.done, 0);
+}
+
+int main(void)
+{
+    T_RUN(test_fifo_and_exclusion);
+    T_RUN(test_parallel_actors);
+    T_RUN(test_error_does_not_poison);
+    T_RUN(test_blocking_call_chain);
+    T_RUN(test_async_invoke);
+    return t_done();
+}
