@@ -191,15 +191,20 @@ void actor__activation_run(actor__runnable *item, void *payload)
             if (a->status == ACTOR__ACTIVE)
                 deactivate(a, &frame);
             a->status = ACTOR__NEW;
-            actor__msg_complete(m, 0, NULL, NULL);
+            /* Answer the halt only once the actor is out of the table, so a
+             * caller that waited sees it gone. */
             pthread_mutex_lock(mu);
             if (a->mhead == NULL) {
                 actor__table_remove_locked(host->table, a);
                 pthread_mutex_unlock(mu);
                 free(a);
+                actor__msg_complete(m, 0, NULL, NULL);
                 actor_buf_dispose(&response);
                 return;
             }
+            pthread_mutex_unlock(mu);
+            actor__msg_complete(m, 0, NULL, NULL);
+            pthread_mutex_lock(mu);
             continue;
         }
 
