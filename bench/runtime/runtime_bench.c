@@ -1,0 +1,547 @@
+/*
+ * runtime_bench.c: the runtime's own benchmarks, each beside a baseline run
+ * in the same process so that figures are read as ratios:
+ *   fanout    N actors x M messages from an outside thread, counts checked
+ *             (baseline: the same increments on a mutex-guarded hash map);
+ *   hot       messages into one actor from 2 threads (same baseline);
+ *   pingpong  round trips between two actors with asynchronous invokes
+ *             (baseline: a mutex+condvar hand-off between two threads);
+ *   memory    RSS per active idle actor (empty state, default options);
+ *   writes    durable state sets from W concurrent actors through the
+ *             group commit (baseline: one transaction per write, the naive
+ *             way, through the same provider on the same kind of file).
+ * Prints one line per figure: `bench runtime <name> key=value ...`.
+ * Usage: runtime_bench [--quick] [--dir DIR] [workload...]
+ */
+#include <actor/actor.h>
+#include <actor/sys/provider.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "runtime_bench: %s: %s\n", what, actor_error_last());
+    exit(1);
+}
+
+/* ---- a counting actor ------------------------------------------------------ */
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+static long g_done;   /* messages handled; guarded by g_mu when g_target set */
+static long g_target; /* signal when g_done reaches it */
+
+static void count_done(long n)
+{
+    long d = __atomic_add_fetch(&g_done, n, __ATOMIC_RELAXED);
+    if (d == g_target) {
+        pthread_mutex_lock(&g_mu);
+        pthread_cond_broadcast(&g_cv);
+        pthread_mutex_unlock(&g_mu);
+    }
+}
+
+static void wait_done(void)
+{
+    pthread_mutex_lock(&g_mu);
+    while (__atomic_load_n(&g_done, __ATOMIC_RELAXED) < g_target) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 10 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g_cv, &g_mu, &ts);
+    }
+    pthread_mutex_unlock(&g_mu);
+}
+
+static void reset_count(long target)
+{
+    __atomic_store_n(&g_done, 0, __ATOMIC_RELAXED);
+    g_target = target;
+}
+
+/* The instance is the count itself (no allocation per actor). */
+static int counter_activate(void **instance, actor_ctx *ctx, void *payload)
+{
+    *instance = NULL;
+    return 0;
+}
+
+static actor_host *g_host;
+
+static int counter_invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *method,
+                          const void *req, size_t len, void *payload)
+{
+    if (method[0] == 'i') { /* inc */
+        count_done(1);
+        return 0;
+    }
+    if (method[0] == 'p') { /* ping: answer with a pong to the peer */
+        long n = req && len == sizeof(long) ? *(const long *)req : 0;
+        count_done(1);
+        if (n <= 1)
+            return 0;
+        n--;
+        const char *peer = strcmp(actor_ctx_id(ctx), "a") == 0 ? "b" : "a";
+        return actor_invoke_async(g_host, "c", peer, "ping", &n, sizeof(n), NULL, NULL);
+    }
+    if (method[0] == 's') /* set state */
+        return actor_ctx_state_set(ctx, req, len, 0);
+    return 0;
+}
+
+/* Type "n": a counter with its count in the instance (fan-out check). */
+static int tally_activate(void **instance, actor_ctx *ctx, void *payload)
+{
+    *instance = calloc(1, sizeof(long));
+    return *instance ? 0 : ACTOR_ENOMEM;
+}
+
+static void tally_deactivate(void *instance, actor_ctx *ctx, void *payload)
+{
+    free(instance);
+}
+
+static int tally_invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *method,
+                        const void *req, size_t len, void *payload)
+{
+    long *count = instance;
+
+    if (method[0] == 'g') {
+        char out[32];
+        snprintf(out, sizeof(out), "%ld", *count);
+        return actor_buf_puts(resp, out);
+    }
+    ++*count;
+    count_done(1);
+    return 0;
+}
+
+static actor_host *start_host(const char *url, unsigned workers)
+{
+    actor_host_options o;
+    actor_type c = ACTOR_TYPE_INIT, n = ACTOR_TYPE_INIT;
+    actor_host *h = NULL;
+
+    actor_host_options_init(&o);
+    o.workers = workers;
+    c.name = "c";
+    c.activate = counter_activate;
+    c.invoke = counter_invoke;
+    c.idle_timeout_ms = -1;
+    n.name = "n";
+    n.activate = tally_activate;
+    n.invoke = tally_invoke;
+    n.deactivate = tally_deactivate;
+    n.idle_timeout_ms = -1;
+    if (actor_host_new(&h, url, &o) != 0 || actor_host_register(h, &c, NULL) != 0 ||
+        actor_host_register(h, &n, NULL) != 0 || actor_host_start(h) != 0)
+        die("start host");
+    g_host = h;
+    return h;
+}
+
+/* ---- baseline: a mutex-guarded hash map of counters ------------------------ */
+
+struct mapent {
+    struct mapent *next;
+    long count;
+    char key[32];
+};
+
+struct map {
+    pthread_mutex_t mu;
+    struct mapent **b;
+    size_t n;
+};
+
+static void map_inc(struct map *m, const char *key)
+{
+    size_t h = 5381;
+    for (const char *p = key; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    pthread_mutex_lock(&m->mu);
+    struct mapent **pp = &m->b[h % m->n];
+    for (; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->key, key) == 0)
+            break;
+    if (*pp == NULL) {
+        *pp = calloc(1, sizeof(**pp));
+        snprintf((*pp)->key, sizeof((*pp)->key), "%s", key);
+    }
+    (*pp)->count++;
+    pthread_mutex_unlock(&m->mu);
+}
+
+static double baseline_map(long actors, long per)
+{
+    struct map m = {PTHREAD_MUTEX_INITIALIZER, NULL, (size_t)actors};
+    char key[32];
+    double t0;
+
+    m.b = calloc(m.n, sizeof(*m.b));
+    t0 = now_s();
+    for (long r = 0; r < per; r++)
+        for (long i = 0; i < actors; i++) {
+            snprintf(key, sizeof(key), "a%ld", i);
+            map_inc(&m, key);
+        }
+    double dt = now_s() - t0;
+    for (size_t i = 0; i < m.n; i++)
+        while (m.b[i]) {
+            struct mapent *e = m.b[i];
+            m.b[i] = e->next;
+            free(e);
+        }
+    free(m.b);
+    return (double)(actors * per) / dt;
+}
+
+/* ---- workloads ---------------------------------------------------------------- */
+
+static void fanout(long actors, long per)
+{
+    actor_host *h = start_host("sqlite::memory:", 0);
+    char id[32];
+    double t0, dt, base;
+    actor_buf b = ACTOR_BUF_INIT;
+    long wrong = 0;
+
+    /* Activate every actor first (lease writes), then time the messages. */
+    reset_count(actors);
+    for (long i = 0; i < actors; i++) {
+        snprintf(id, sizeof(id), "a%ld", i);
+        if (actor_invoke_async(h, "n", id, "inc", NULL, 0, NULL, NULL) != 0)
+            die("fanout invoke");
+    }
+    wait_done();
+    reset_count(actors * per);
+    t0 = now_s();
+    for (long r = 0; r < per; r++)
+        for (long i = 0; i < actors; i++) {
+            snprintf(id, sizeof(id), "a%ld", i);
+            if (actor_invoke_async(h, "n", id, "inc", NULL, 0, NULL, NULL) != 0)
+                die("fanout invoke");
+        }
+    wait_done();
+    dt = now_s() - t0;
+    /* Read every count back: each actor saw 1 + per messages. */
+    for (long i = 0; i < actors; i++) {
+        snprintf(id, sizeof(id), "a%ld", i);
+        if (actor_invoke(&b, h, "n", id, "get", NULL, 0) != 0 || atol(b.ptr) != per + 1)
+            wrong++;
+    }
+    actor_buf_dispose(&b);
+    if (wrong) {
+        fprintf(stderr, "runtime_bench: fanout: %ld actors have a wrong count\n", wrong);
+        exit(1);
+    }
+    base = baseline_map(actors, per);
+    printf("bench runtime fanout actors=%ld msgs=%ld msgs_per_s=%.0f baseline_mutex_map_per_s=%.0f "
+           "ratio=%.3f counts_checked=%ld\n",
+           actors, actors * per, (double)(actors * per) / dt, base,
+           (double)(actors * per) / dt / base, actors);
+    actor_host_free(h);
+}
+
+struct hot_sender {
+    actor_host *h;
+    long n;
+};
+
+static void *hot_send(void *arg)
+{
+    struct hot_sender *s = arg;
+    for (long i = 0; i < s->n; i++)
+        if (actor_invoke_async(s->h, "c", "hot", "inc", NULL, 0, NULL, NULL) != 0)
+            die("hot invoke");
+    return NULL;
+}
+
+static void hot(long total)
+{
+    actor_host *h = start_host("sqlite::memory:", 0);
+    pthread_t th[2];
+    struct hot_sender s = {h, total / 2};
+    double t0, dt;
+
+    reset_count(1);
+    actor_invoke(NULL, h, "c", "hot", "inc", NULL, 0);
+    reset_count(2 * s.n);
+    t0 = now_s();
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, hot_send, &s);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    wait_done();
+    dt = now_s() - t0;
+    printf("bench runtime hot msgs=%ld senders=2 msgs_per_s=%.0f\n", 2 * s.n,
+           (double)(2 * s.n) / dt);
+    actor_host_free(h);
+}
+
+/* Baseline for ping-pong: two threads handing a token over with a mutex and
+ * a condition variable (a thread wake-up per message). */
+struct handoff {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int turn;
+    long left;
+};
+
+static void *handoff_side(void *arg)
+{
+    struct handoff *ho = ((void **)arg)[0];
+    int me = (int)(long)((void **)arg)[1];
+
+    pthread_mutex_lock(&ho->mu);
+    while (ho->left > 0) {
+        while (ho->turn != me && ho->left > 0)
+            pthread_cond_wait(&ho->cv, &ho->mu);
+        if (ho->left <= 0)
+            break;
+        if (me == 1)
+            ho->left--;
+        ho->turn = 1 - me;
+        pthread_cond_broadcast(&ho->cv);
+    }
+    pthread_mutex_unlock(&ho->mu);
+    return NULL;
+}
+
+static double baseline_handoff(long rounds)
+{
+    struct handoff ho = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, rounds};
+    pthread_t t[2];
+    void *args[2][2] = {{&ho, (void *)0L}, {&ho, (void *)1L}};
+    double t0 = now_s();
+
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, handoff_side, args[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    return (double)rounds / (now_s() - t0);
+}
+
+static void pingpong(long rounds)
+{
+    actor_host *h = start_host("sqlite::memory:", 0);
+    long n = 2 * rounds; /* messages: each round trip is two */
+    double t0, dt, base;
+
+    reset_count(2);
+    actor_invoke(NULL, h, "c", "a", "inc", NULL, 0);
+    actor_invoke(NULL, h, "c", "b", "inc", NULL, 0);
+    reset_count(n);
+    t0 = now_s();
+    if (actor_invoke_async(h, "c", "a", "ping", &n, sizeof(n), NULL, NULL) != 0)
+        die("ping");
+    wait_done();
+    dt = now_s() - t0;
+    base = baseline_handoff(rounds);
+    printf("bench runtime pingpong round_trips=%ld round_trips_per_s=%.0f "
+           "baseline_condvar_handoff_per_s=%.0f ratio=%.3f\n",
+           rounds, (double)rounds / dt, base, (double)rounds / dt / base);
+    actor_host_free(h);
+}
+
+static void memory(const char *dir, long actors)
+{
+    char url[600];
+    actor_host *h;
+    char id[32];
+    long before, after;
+    double t0, dt;
+
+    snprintf(url, sizeof(url), "sqlite:%s/bench-memory-%d.db", dir, (int)getpid());
+    h = start_host(url, 0);
+    reset_count(1);
+    actor_invoke(NULL, h, "c", "warm", "inc", NULL, 0);
+    before = rss_kb();
+    reset_count(actors);
+    t0 = now_s();
+    for (long i = 0; i < actors; i++) {
+        snprintf(id, sizeof(id), "m%ld", i);
+        if (actor_invoke_async(h, "c", id, "inc", NULL, 0, NULL, NULL) != 0)
+            die("memory invoke");
+    }
+    wait_done();
+    dt = now_s() - t0;
+    after = rss_kb();
+    printf("bench runtime memory actors=%ld rss_delta_kb=%ld bytes_per_actor=%.0f "
+           "cold_activations_per_s=%.0f\n",
+           actors, after - before, (double)(after - before) * 1024.0 / (double)actors,
+           (double)actors / dt);
+    actor_host_free(h);
+    snprintf(url, sizeof(url), "%s/bench-memory-%d.db", dir, (int)getpid());
+    unlink(url);
+    strcat(url, "-wal");
+    unlink(url);
+    url[strlen(url) - 4] = '\0';
+    strcat(url, "-shm");
+    unlink(url);
+}
+
+struct writer {
+    actor_host *h;
+    int index;
+    long n;
+};
+
+static void *write_many(void *arg)
+{
+    struct writer *w = arg;
+    char id[32], val[64];
+
+    snprintf(id, sizeof(id), "w%d", w->index);
+    for (long i = 0; i < w->n; i++) {
+        int len = snprintf(val, sizeof(val), "{\"n\":%ld}", i);
+        if (actor_invoke(NULL, w->h, "c", id, "set", val, (size_t)len) != 0)
+            die("state set");
+    }
+    return NULL;
+}
+
+static double naive_writes(const char *url, long n)
+{
+    actor_provider *p = NULL;
+    actor_provider_config cfg;
+    char id[32], val[64];
+    double t0;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.version = ACTOR_PROVIDER_CONFIG_VERSION;
+    cfg.url = url;
+    cfg.table_prefix = "naive_";
+    cfg.timeout_ms = 5000;
+    cfg.pool_size = 1;
+    cfg.lease_deadline_ms = 10000;
+    if (actor_provider_open(&p, &cfg) != 0)
+        die("naive open");
+    t0 = now_s();
+    for (long i = 0; i < n; i++) {
+        actor_store_op op, *ops[1] = {&op};
+        memset(&op, 0, sizeof(op));
+        op.kind = ACTOR_STORE_STATE_SET;
+        op.type = "c";
+        snprintf(id, sizeof(id), "w%ld", i % 64);
+        op.id = id;
+        op.value = val;
+        op.value_len = (size_t)snprintf(val, sizeof(val), "{\"n\":%ld}", i);
+        if (p->apply(p, ops, 1) != 0)
+            die("naive apply");
+        actor_store_op_dispose(&op);
+    }
+    double rate = (double)n / (now_s() - t0);
+    actor_provider_free(p);
+    return rate;
+}
+
+static void writes(const char *dir, long per_writer_total)
+{
+    int counts[] = {1, 8, 64};
+    char url[700], path[600];
+    double naive;
+
+    snprintf(path, sizeof(path), "%s/bench-writes-%d.db", dir, (int)getpid());
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    naive = naive_writes(url, per_writer_total / 4 > 50 ? per_writer_total / 4 : 50);
+    for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+        int nw = counts[k];
+        actor_host *h = start_host(url, 0);
+        pthread_t *th = calloc((size_t)nw, sizeof(*th));
+        struct writer *w = calloc((size_t)nw, sizeof(*w));
+        long each = per_writer_total / nw > 0 ? per_writer_total / nw : 1;
+        double t0 = now_s(), dt;
+
+        for (int i = 0; i < nw; i++) {
+            w[i].h = h;
+            w[i].index = i;
+            w[i].n = each;
+            pthread_create(&th[i], NULL, write_many, &w[i]);
+        }
+        for (int i = 0; i < nw; i++)
+            pthread_join(th[i], NULL);
+        dt = now_s() - t0;
+        printf("bench runtime writes store=sqlite sync=full writers=%d writes=%ld "
+               "writes_per_s=%.0f baseline_naive_tx_per_write_per_s=%.0f ratio=%.3f\n",
+               nw, each * nw, (double)(each * nw) / dt, naive, (double)(each * nw) / dt / naive);
+        free(th);
+        free(w);
+        actor_host_free(h);
+    }
+    unlink(path);
+    strcat(path, "-wal");
+    unlink(path);
+    path[strlen(path) - 4] = '\0';
+    strcat(path, "-shm");
+    unlink(path);
+}
+
+static int wanted(int argc, char **argv, int first, const char *name)
+{
+    if (first >= argc)
+        return 1;
+    for (int i = first; i < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int quick = 0, first = 1;
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+
+    while (first < argc && argv[first][0] == '-') {
+        if (strcmp(argv[first], "--quick") == 0)
+            quick = 1;
+        else if (strcmp(argv[first], "--dir") == 0 && first + 1 < argc)
+            dir = argv[++first];
+        else {
+            fprintf(stderr, "usage: runtime_bench [--quick] [--dir DIR] [fanout|hot|pingpong|"
+                            "memory|writes]...\n");
+            return 2;
+        }
+        first++;
+    }
+    if (wanted(argc, argv, first, "fanout"))
+        fanout(quick ? 1000 : 100000, 10);
+    if (wanted(argc, argv, first, "hot"))
+        hot(quick ? 10000 : 1000000);
+    if (wanted(argc, argv, first, "pingpong"))
+        pingpong(quick ? 1000 : 200000);
+    if (wanted(argc, argv, first, "memory"))
+        memory(dir, quick ? 1000 : 1000000);
+    if (wanted(argc, argv, first, "writes"))
+        writes(dir, quick ? 200 : 20000);
+    return 0;
+}
