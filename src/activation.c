@@ -109,10 +109,15 @@ static int activate(actor__actor *a, const actor__frame *frame)
     return 0;
 }
 
-static void deactivate(actor__actor *a, const actor__frame *frame)
+/* Run the deactivate hook and let go of the activation. When the lease was
+ * lost (`lost`), the hook runs with state writes refused and the lease row,
+ * which may be another host's by now, is left alone. */
+static void deactivate(actor__actor *a, const actor__frame *frame, int lost)
 {
     actor__type_entry *te = a->type;
 
+    if (lost)
+        a->status = ACTOR__DROPPING;
     if (te->type.deactivate) {
         tls_frame = frame;
         te->type.deactivate(a->instance, (actor_ctx *)a, te->payload);
@@ -123,7 +128,9 @@ static void deactivate(actor__actor *a, const actor__frame *frame)
     free(a->cache);
     a->cache = NULL;
     /* A failed release leaves a row that take-over resolves later. */
-    (void)lease_op(a, ACTOR_STORE_LEASE_RELEASE);
+    if (!lost)
+        (void)lease_op(a, ACTOR_STORE_LEASE_RELEASE);
+    a->status = ACTOR__NEW;
     actor_error_clear();
 }
 
@@ -158,6 +165,7 @@ void actor__activation_run(actor__runnable *item, void *payload)
     int budget = TURN_BUDGET;
     actor__msg *m;
     actor__frame frame;
+    int lost;
     /* Responses of this run; one allocation serves the whole batch. */
     actor_buf response = ACTOR_BUF_INIT;
 
@@ -182,14 +190,23 @@ void actor__activation_run(actor__runnable *item, void *payload)
             a->mtail = NULL;
         if (m->kind == ACTOR__MSG_HALT)
             a->halt_queued = 0;
+        lost = a->lost;
+        a->lost = 0;
         pthread_mutex_unlock(mu);
 
         frame.actor = a;
         frame.parent = m->chain;
 
+        if (lost && a->status == ACTOR__ACTIVE && m->kind != ACTOR__MSG_HALT) {
+            /* The lease is gone (a write was fenced or the heartbeat lapsed):
+             * drop this activation without writing; the message below
+             * activates the actor again if its lease can be had. */
+            deactivate(a, &frame, 1);
+        }
+
         if (m->kind == ACTOR__MSG_HALT) {
             if (a->status == ACTOR__ACTIVE)
-                deactivate(a, &frame);
+                deactivate(a, &frame, lost);
             a->status = ACTOR__NEW;
             /* Answer the halt only once the actor is out of the table, so a
              * caller that waited sees it gone. */
@@ -240,4 +257,13 @@ void actor__activation_run(actor__runnable *item, void *payload)
         pthread_mutex_lock(mu);
         a->last_used_ms = actor__mono_ms();
     }
+}
+
+void actor__actor_lost(actor__actor *a)
+{
+    pthread_mutex_t *mu = actor__table_lock_of(a->type->host->table, a);
+
+    pthread_mutex_lock(mu);
+    a->lost = 1;
+    pthread_mutex_unlock(mu);
 }

@@ -19,6 +19,8 @@
 #define DEFAULT_DEADLINE_MS      10000
 #define MAX_WORKERS              1024
 #define COMMIT_MAX_BATCH         1000
+#define DEFAULT_CLEANUP_MS       60000
+#define DEFAULT_CLEANUP_BATCH    1000
 
 void actor_host_options_init(actor_host_options *opts)
 {
@@ -102,6 +104,10 @@ static int resolve_options(actor_host_options *o, const actor_host_options *in)
                                "heartbeat_interval_ms = %lld",
                                (long long)o->lease_deadline_ms,
                                (long long)o->heartbeat_interval_ms);
+    if (o->cleanup_interval_ms == 0)
+        o->cleanup_interval_ms = DEFAULT_CLEANUP_MS;
+    if (o->cleanup_batch == 0)
+        o->cleanup_batch = DEFAULT_CLEANUP_BATCH;
     if (o->table_prefix == NULL)
         o->table_prefix = "actor_";
     if (!valid_prefix(o->table_prefix)) {
@@ -246,12 +252,90 @@ static void scan_one(actor__actor *a, void *arg)
     int64_t timeout = a->type->idle_timeout_ms;
     actor__msg *m;
 
-    if (a->status != ACTOR__ACTIVE || a->scheduled || a->mhead || timeout <= 0 ||
+    /* scheduled first: only an actor no worker runs has a stable status. */
+    if (a->scheduled || a->mhead || a->status != ACTOR__ACTIVE || timeout <= 0 ||
         sa->now - a->last_used_ms < timeout)
         return;
     m = actor__msg_new(ACTOR__MSG_HALT, NULL, NULL, 0);
     if (m)
         actor__table_post_locked(sa->host, a, m);
+}
+
+/* The heartbeat lapsed: every activation's lease may be another host's by
+ * now. Mark them all lost and queue their deactivation (hooks run, nothing
+ * is written); messages after that activate them again under new leases. */
+static void lapse_one(actor__actor *a, void *arg)
+{
+    actor__msg *m;
+
+    a->lost = 1;
+    if (a->halt_queued)
+        return;
+    m = actor__msg_new(ACTOR__MSG_HALT, NULL, NULL, 0);
+    if (m)
+        actor__table_post_locked((actor_host *)arg, a, m);
+}
+
+static void heartbeat(actor_host *h, int64_t now)
+{
+    /* Judged by our own clock first: a host that could not beat for a whole
+     * deadline (paused, cut off) may already be dead to the others, whatever
+     * the store says now. */
+    int stale = now - h->last_beat_ms > h->opts.lease_deadline_ms;
+    int rc = h->provider->host_heartbeat(h->provider, h->host_id);
+
+    if (rc == 0 && !stale && !h->lapsed) {
+        h->last_beat_ms = now;
+        return;
+    }
+    if (rc != 0 && rc != ACTOR_ENOTFOUND && !stale && !h->lapsed)
+        return; /* a failed beat, still within the deadline: keep serving */
+    if (!h->lapsed) {
+        /* Dead to the others (row gone or stale), or unable to say otherwise
+         * for a whole deadline: stop serving what we hold. */
+        h->lapsed = 1;
+        __atomic_add_fetch(&h->lapses, 1, __ATOMIC_RELAXED);
+        actor__table_each_locked(h->table, lapse_one, h);
+    }
+    /* Register anew; until that works, activations fail at their lease. */
+    if (h->provider->host_register(h->provider, h->host_id, h->address) == 0) {
+        h->lapsed = 0;
+        h->last_beat_ms = now;
+    }
+}
+
+/* Run the cleanup until a round removes less than a full batch of each. */
+static int cleanup_all(actor_cleanup_counts *out, actor_host *h)
+{
+    actor_cleanup_counts total = {0, 0, 0};
+    int rc = 0;
+
+    for (int round = 0; round < 10000; round++) {
+        actor_cleanup_counts c = {0, 0, 0};
+        rc = h->provider->cleanup(&c, h->provider, h->opts.cleanup_batch);
+        total.expired_state += c.expired_state;
+        total.dead_hosts += c.dead_hosts;
+        total.dead_leases += c.dead_leases;
+        if (rc != 0 || (c.expired_state < h->opts.cleanup_batch &&
+                        c.dead_hosts < h->opts.cleanup_batch &&
+                        c.dead_leases < h->opts.cleanup_batch))
+            break;
+    }
+    if (out) {
+        out->expired_state += total.expired_state;
+        out->dead_hosts += total.dead_hosts;
+        out->dead_leases += total.dead_leases;
+    }
+    return rc;
+}
+
+int actor_host_cleanup(actor_cleanup_counts *out, actor_host *h)
+{
+    if (h == NULL)
+        return actor_error_set(ACTOR_EINVAL, "actor_host_cleanup: host is NULL");
+    if (h->provider->cleanup == NULL)
+        return actor_error_set(ACTOR_ERROR, "the %s provider has no cleanup", h->provider->name);
+    return cleanup_all(out, h);
 }
 
 static void *bg_main(void *arg)
@@ -260,10 +344,16 @@ static void *bg_main(void *arg)
     int64_t now = actor__mono_ms();
     int64_t next_scan = now + h->scan_interval_ms;
     int64_t next_beat = now + h->opts.heartbeat_interval_ms;
+    int64_t cleanup_iv = h->opts.cleanup_interval_ms;
+    /* Far in the future when disabled. */
+    int64_t next_cleanup = cleanup_iv > 0 ? now + cleanup_iv : INT64_MAX;
 
+    h->last_beat_ms = now;
     pthread_mutex_lock(&h->bg_mu);
     while (!h->bg_quit) {
         int64_t wake = next_scan < next_beat ? next_scan : next_beat;
+        if (next_cleanup < wake)
+            wake = next_cleanup;
         struct timespec ts = {(time_t)(wake / 1000), (long)(wake % 1000) * 1000000L};
         pthread_cond_timedwait(&h->bg_cv, &h->bg_mu, &ts);
         if (h->bg_quit)
@@ -276,10 +366,18 @@ static void *bg_main(void *arg)
             next_scan = now + h->scan_interval_ms;
         }
         if (now >= next_beat) {
-            int rc = h->provider->host_heartbeat(h->provider, h->host_id);
-            if (rc == ACTOR_ENOTFOUND)
-                (void)h->provider->host_register(h->provider, h->host_id, h->address);
+            heartbeat(h, now);
             next_beat = now + h->opts.heartbeat_interval_ms;
+        }
+        if (now >= next_cleanup) {
+            /* At most one host of all does the work per interval. */
+            int claimed = h->provider->job_claim
+                              ? h->provider->job_claim(h->provider, "cleanup", h->host_id,
+                                                       cleanup_iv)
+                              : 1;
+            if (claimed == 1 && h->provider->cleanup)
+                (void)cleanup_all(NULL, h);
+            next_cleanup = now + cleanup_iv;
         }
         pthread_mutex_lock(&h->bg_mu);
     }

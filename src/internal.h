@@ -111,7 +111,9 @@ typedef struct actor__cache {
     void (*free_fn)(void *);
 } actor__cache;
 
-enum { ACTOR__NEW = 0, ACTOR__ACTIVE = 1 };
+/* ACTOR__DROPPING: deactivating an actor whose lease was lost; its state
+ * writes are refused. */
+enum { ACTOR__NEW = 0, ACTOR__ACTIVE = 1, ACTOR__DROPPING = 2 };
 
 /* An actor known to this host: in the table from its first message until
  * it is deactivated with an empty mailbox. Fields marked [shard] are guarded
@@ -130,7 +132,7 @@ typedef struct actor__actor {
     uint8_t status;               /* ACTOR__NEW / ACTIVE [shard] */
     uint8_t scheduled;            /* queued in or running on the pool [shard] */
     uint8_t halt_queued;          /* a HALT message is in the mailbox [shard] */
-    uint8_t idlen;                /* strlen(id) when < 255, else 255 */
+    uint8_t lost;                 /* lease lost: drop, re-activate [shard] */
     char id[];                    /* NUL-terminated */
 } actor__actor;
 
@@ -156,6 +158,10 @@ struct actor_host {
     pthread_cond_t bg_cv;
     int bg_quit;
     int64_t scan_interval_ms;
+    /* heartbeat state (background thread only, but lapses is atomic) */
+    int64_t last_beat_ms; /* monotonic time of the last successful beat */
+    int lapsed;
+    int lapses;
 };
 
 /* table.c */
@@ -190,6 +196,9 @@ const actor__frame *actor__current_frame(void);
 int actor__ctx_check(const actor_ctx *ctx, const char *fn);
 /* Drop the activation's cache slot. */
 void actor__cache_drop(actor__actor *a);
+/* Mark an actor whose lease is gone: its next message drops the activation
+ * (hook runs, no writes) and activates it again if the lease can be had. */
+void actor__actor_lost(actor__actor *a);
 
 /* invoke.c */
 actor__msg *actor__msg_new(int kind, const char *method, const void *request, size_t len);

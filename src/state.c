@@ -77,6 +77,19 @@ static int do_write(actor_host *host, actor_store_op_kind kind, const char *type
     return rc;
 }
 
+/* Writes of an activation being dropped for a lost lease never reach the
+ * store, even where the lease row would still match. */
+static int check_lease(actor__actor *a)
+{
+    if (a->status == ACTOR__DROPPING)
+        return actor_error_set(ACTOR_ELEASE,
+                               "write to %s/%s refused: host %s lost the actor's lease (epoch "
+                               "%llu) and is dropping it",
+                               a->type->name, a->id, a->type->host->host_id,
+                               (unsigned long long)a->epoch);
+    return 0;
+}
+
 int actor_ctx_state_get(actor_buf *out, actor_ctx *ctx)
 {
     actor__actor *a = (actor__actor *)ctx;
@@ -95,8 +108,13 @@ int actor_ctx_state_set(actor_ctx *ctx, const void *value, size_t len, int64_t t
     if ((rc = actor__ctx_check(ctx, "actor_ctx_state_set")) != 0)
         return rc;
     actor__cache_drop(a);
-    return do_write(a->type->host, ACTOR_STORE_STATE_SET, a->type->name, a->id, value, len,
-                    ttl_ms, a->type->host->host_id, a->epoch);
+    if ((rc = check_lease(a)) != 0)
+        return rc;
+    rc = do_write(a->type->host, ACTOR_STORE_STATE_SET, a->type->name, a->id, value, len, ttl_ms,
+                  a->type->host->host_id, a->epoch);
+    if (rc == ACTOR_ELEASE)
+        actor__actor_lost(a);
+    return rc;
 }
 
 int actor_ctx_state_delete(actor_ctx *ctx)
@@ -107,8 +125,13 @@ int actor_ctx_state_delete(actor_ctx *ctx)
     if ((rc = actor__ctx_check(ctx, "actor_ctx_state_delete")) != 0)
         return rc;
     actor__cache_drop(a);
-    return do_write(a->type->host, ACTOR_STORE_STATE_DELETE, a->type->name, a->id, NULL, 0, 0,
-                    a->type->host->host_id, a->epoch);
+    if ((rc = check_lease(a)) != 0)
+        return rc;
+    rc = do_write(a->type->host, ACTOR_STORE_STATE_DELETE, a->type->name, a->id, NULL, 0, 0,
+                  a->type->host->host_id, a->epoch);
+    if (rc == ACTOR_ELEASE)
+        actor__actor_lost(a);
+    return rc;
 }
 
 int actor_state_get(actor_buf *out, actor_host *host, const char *type, const char *id)

@@ -179,7 +179,6 @@ int actor__table_post(actor_host *host, actor__type_entry *type, const char *id,
         }
         a->type = type;
         a->hash = h;
-        a->idlen = (uint8_t)(idlen < 255 ? idlen : 255);
         memcpy(a->id, id, idlen + 1);
         a->hnext = s->buckets[bucket_of(s, h)];
         s->buckets[bucket_of(s, h)] = a;

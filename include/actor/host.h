@@ -55,6 +55,15 @@ typedef struct actor_host_options {
     int64_t heartbeat_interval_ms;
     int64_t lease_deadline_ms;
 
+    /* How often the cleanup job runs (at most one host of all sharing the
+     * store does the work per interval), in ms. 0: 60000. Negative: this
+     * host never runs it (actor_host_cleanup still works). */
+    int64_t cleanup_interval_ms;
+
+    /* Rows the cleanup removes per statement, so no statement holds locks
+     * for long. 0: 1000. */
+    unsigned int cleanup_batch;
+
     /* Members above are valid for version 1. */
 } actor_host_options;
 
@@ -118,6 +127,22 @@ ACTOR_API int actor_host_halt_all(actor_host *host);
 
 /* Number of activations currently in the host's table. Any thread. */
 ACTOR_API size_t actor_host_active_count(actor_host *host);
+
+/* What a cleanup removed. */
+typedef struct actor_cleanup_counts {
+    size_t expired_state; /* rows of expired state */
+    size_t dead_hosts;    /* rows of hosts whose heartbeat is past the deadline */
+    size_t dead_leases;   /* lease rows of those hosts */
+} actor_cleanup_counts;
+
+/*
+ * Run the cleanup job once, now, whether or not another host ran it lately:
+ * purge expired state, dead hosts and their leases, in batches of
+ * opts.cleanup_batch rows, until nothing is left. Adds what it removed to
+ * *out (may be NULL). Works on a host that was never started (an operator
+ * tool can create a host just for this). Any thread outside turns.
+ */
+ACTOR_API int actor_host_cleanup(actor_cleanup_counts *out, actor_host *host);
 
 ACTOR_END_DECLS
 

@@ -20,6 +20,7 @@
 #include "../common.h"
 #include "../buffer.h"
 #include "../errors.h"
+#include "../host.h"
 
 ACTOR_BEGIN_DECLS
 
@@ -99,12 +100,7 @@ typedef struct actor_lease_info {
     int holder_alive; /* 1 if the holder's heartbeat is within the deadline */
 } actor_lease_info;
 
-/* Counts returned by the cleanup members. */
-typedef struct actor_cleanup_counts {
-    size_t expired_state; /* rows of expired state removed */
-    size_t dead_hosts;    /* host rows removed */
-    size_t dead_leases;   /* lease rows of dead hosts removed */
-} actor_cleanup_counts;
+/* Counts returned by the cleanup member: actor_cleanup_counts, in host.h. */
 
 /* Version of struct actor_provider. */
 #define ACTOR_PROVIDER_VERSION 1
@@ -139,8 +135,11 @@ struct actor_provider {
     /* Insert or refresh the host row (host_id, address, heartbeat now). */
     int (*host_register)(actor_provider *provider, const char *host_id, const char *address);
 
-    /* Refresh the heartbeat of host_id. ACTOR_ENOTFOUND if its row is gone
-     * (it was declared dead and purged): the host must stop serving. */
+    /* Refresh the heartbeat of host_id, only if the host is still alive:
+     * ACTOR_ENOTFOUND if its row is gone or its last heartbeat is already
+     * older than the lease deadline (others may have taken its leases). A
+     * dead host cannot revive its row this way; it must stop serving and
+     * call host_register again. */
     int (*host_heartbeat)(actor_provider *provider, const char *host_id);
 
     /* Remove host_id's row and every lease it holds. */
@@ -156,6 +155,16 @@ struct actor_provider {
      * `limit` of each, in short transactions. Adds what it removed to *out.
      */
     int (*cleanup)(actor_cleanup_counts *out, actor_provider *provider, size_t limit);
+
+    /*
+     * Claim the periodic job `job` ("cleanup") for host_id: atomically, if
+     * nobody claimed it within the last `interval_ms` (by the store's
+     * clock), record (host_id, now) and return 1; otherwise return 0. So
+     * among any number of hosts at most one runs the job per interval.
+     * Negative on error. Optional: NULL means every host runs its jobs.
+     */
+    int (*job_claim)(actor_provider *provider, const char *job, const char *host_id,
+                     int64_t interval_ms);
 
     /* Members above are valid for version 1. */
 };
