@@ -9,9 +9,14 @@
  *   memory    RSS per active idle actor (empty state, default options);
  *   writes    durable state sets from W concurrent actors through the
  *             group commit (baseline: one transaction per write, the naive
- *             way, through the same provider on the same kind of file).
+ *             way, through the same provider on the same kind of file);
+ *   cold      cold activations (lease + state load) of N actors (baseline:
+ *             the lease table's raw insert ceiling, batches of 1,000 lease
+ *             acquisitions per transaction through the same provider), and
+ *             the cost of one heartbeat with 0 and with N leases held.
  * Prints one line per figure: `bench runtime <name> key=value ...`.
- * Usage: runtime_bench [--quick] [--dir DIR] [workload...]
+ * Usage: runtime_bench [--quick] [--dir DIR] [--url STORE_URL] [workload...]
+ * (--url: the store for writes and cold; default a SQLite file in DIR)
  */
 #include <actor/actor.h>
 #include <actor/sys/provider.h>
@@ -410,6 +415,14 @@ static void memory(const char *dir, long actors)
     unlink(url);
 }
 
+/* "sqlite" or "postgresql"/"postgres": the URL's scheme, for the output. */
+static const char *scheme(const char *url, char *buf, size_t size)
+{
+    size_t n = strcspn(url, ":");
+    snprintf(buf, size, "%.*s", (int)n, url);
+    return buf;
+}
+
 struct writer {
     actor_host *h;
     int index;
@@ -465,14 +478,11 @@ static double naive_writes(const char *url, long n)
     return rate;
 }
 
-static void writes(const char *dir, long per_writer_total)
+static void writes(const char *url, long per_writer_total)
 {
     int counts[] = {1, 8, 64};
-    char url[700], path[600];
     double naive;
 
-    snprintf(path, sizeof(path), "%s/bench-writes-%d.db", dir, (int)getpid());
-    snprintf(url, sizeof(url), "sqlite:%s", path);
     naive = naive_writes(url, per_writer_total / 4 > 50 ? per_writer_total / 4 : 50);
     for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
         int nw = counts[k];
@@ -491,19 +501,115 @@ static void writes(const char *dir, long per_writer_total)
         for (int i = 0; i < nw; i++)
             pthread_join(th[i], NULL);
         dt = now_s() - t0;
-        printf("bench runtime writes store=sqlite sync=full writers=%d writes=%ld "
+        char sch[32];
+        printf("bench runtime writes store=%s writers=%d writes=%ld "
                "writes_per_s=%.0f baseline_naive_tx_per_write_per_s=%.0f ratio=%.3f\n",
-               nw, each * nw, (double)(each * nw) / dt, naive, (double)(each * nw) / dt / naive);
+               scheme(url, sch, sizeof(sch)), nw, each * nw, (double)(each * nw) / dt, naive, (double)(each * nw) / dt / naive);
         free(th);
         free(w);
         actor_host_free(h);
     }
-    unlink(path);
-    strcat(path, "-wal");
-    unlink(path);
-    path[strlen(path) - 4] = '\0';
-    strcat(path, "-shm");
-    unlink(path);
+}
+
+static actor_provider *open_store(const char *url, const char *prefix)
+{
+    actor_provider *p = NULL;
+    actor_provider_config cfg;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.version = ACTOR_PROVIDER_CONFIG_VERSION;
+    cfg.url = url;
+    cfg.table_prefix = prefix;
+    cfg.timeout_ms = 10000;
+    cfg.pool_size = 2;
+    cfg.lease_deadline_ms = 10000;
+    if (actor_provider_open(&p, &cfg) != 0)
+        die("open store");
+    return p;
+}
+
+/* Time `reps` heartbeats of one host. */
+static double heartbeat_us(actor_provider *p, const char *host, int reps)
+{
+    double t0 = now_s();
+    for (int i = 0; i < reps; i++)
+        if (p->host_heartbeat(p, host) != 0)
+            die("heartbeat");
+    return (now_s() - t0) * 1e6 / reps;
+}
+
+static void cold(const char *url, long actors)
+{
+    char prefix[64], id[32];
+    actor_provider *p;
+    actor_store_op *ops, **ptrs;
+    actor_host_options o;
+    actor_type c = ACTOR_TYPE_INIT;
+    actor_host *h = NULL;
+    double t0, ceiling, rate, hb_empty, hb_full;
+    long batch = 1000;
+
+    /* Ceiling: raw lease inserts, 1,000 per transaction, same provider. */
+    snprintf(prefix, sizeof(prefix), "bcold%d_", (int)getpid());
+    p = open_store(url, prefix);
+    if (p->host_register(p, "ceiling-host", "") != 0)
+        die("register");
+    hb_empty = heartbeat_us(p, "ceiling-host", 50);
+    ops = calloc((size_t)batch, sizeof(*ops));
+    ptrs = calloc((size_t)batch, sizeof(*ptrs));
+    char (*ids)[32] = calloc((size_t)batch, 32);
+    t0 = now_s();
+    for (long done = 0; done < actors; done += batch) {
+        long n = actors - done < batch ? actors - done : batch;
+        for (long i = 0; i < n; i++) {
+            memset(&ops[i], 0, sizeof(ops[i]));
+            snprintf(ids[i], 32, "x%ld", done + i);
+            ops[i].kind = ACTOR_STORE_LEASE_ACQUIRE;
+            ops[i].type = "c";
+            ops[i].id = ids[i];
+            ops[i].fence_host = "ceiling-host";
+            ptrs[i] = &ops[i];
+        }
+        if (p->apply(p, ptrs, (size_t)n) != 0)
+            die("ceiling apply");
+        for (long i = 0; i < n; i++)
+            actor_store_op_dispose(&ops[i]);
+    }
+    ceiling = (double)actors / (now_s() - t0);
+    hb_full = heartbeat_us(p, "ceiling-host", 50);
+    (void)p->host_remove(p, "ceiling-host");
+    actor_provider_free(p);
+    free(ops);
+    free(ptrs);
+    free(ids);
+
+    /* libactor: cold activations through the runtime. */
+    actor_host_options_init(&o);
+    snprintf(prefix, sizeof(prefix), "bcoldrt%d_", (int)getpid());
+    o.table_prefix = prefix;
+    c.name = "c";
+    c.activate = counter_activate;
+    c.invoke = counter_invoke;
+    c.idle_timeout_ms = -1;
+    if (actor_host_new(&h, url, &o) != 0 || actor_host_register(h, &c, NULL) != 0 ||
+        actor_host_start(h) != 0)
+        die("start host");
+    g_host = h;
+    reset_count(actors);
+    t0 = now_s();
+    for (long i = 0; i < actors; i++) {
+        snprintf(id, sizeof(id), "m%ld", i);
+        if (actor_invoke_async(h, "c", id, "inc", NULL, 0, NULL, NULL) != 0)
+            die("cold invoke");
+    }
+    wait_done();
+    rate = (double)actors / (now_s() - t0);
+    printf("bench runtime cold store=%s actors=%ld activations_per_s=%.0f "
+           "baseline_raw_lease_insert_per_s=%.0f ratio=%.3f\n",
+           scheme(url, prefix, sizeof(prefix)), actors, rate, ceiling, rate / ceiling);
+    printf("bench runtime heartbeat store=%s leases=0 us=%.1f leases=%ld us=%.1f ratio=%.3f\n",
+           prefix, hb_empty, actors, hb_full, hb_full / hb_empty);
+    actor_host_free(h);
 }
 
 static int wanted(int argc, char **argv, int first, const char *name)
@@ -520,12 +626,16 @@ int main(int argc, char **argv)
 {
     int quick = 0, first = 1;
     const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    const char *url = NULL;
+    char default_url[700];
 
     while (first < argc && argv[first][0] == '-') {
         if (strcmp(argv[first], "--quick") == 0)
             quick = 1;
         else if (strcmp(argv[first], "--dir") == 0 && first + 1 < argc)
             dir = argv[++first];
+        else if (strcmp(argv[first], "--url") == 0 && first + 1 < argc)
+            url = argv[++first];
         else {
             fprintf(stderr, "usage: runtime_bench [--quick] [--dir DIR] [fanout|hot|pingpong|"
                             "memory|writes]...\n");
@@ -541,7 +651,21 @@ int main(int argc, char **argv)
         pingpong(quick ? 1000 : 200000);
     if (wanted(argc, argv, first, "memory"))
         memory(dir, quick ? 1000 : 1000000);
+    if (url == NULL) {
+        snprintf(default_url, sizeof(default_url), "sqlite:%s/bench-%d.db", dir, (int)getpid());
+        url = default_url;
+    }
     if (wanted(argc, argv, first, "writes"))
-        writes(dir, quick ? 200 : 20000);
+        writes(url, quick ? 200 : 20000);
+    if (wanted(argc, argv, first, "cold"))
+        cold(url, quick ? 1000 : 100000);
+    if (strncmp(url, "sqlite:", 7) == 0 && url == default_url) {
+        const char *suffix[] = {"", "-wal", "-shm"};
+        for (int i = 0; i < 3; i++) {
+            char path[720];
+            snprintf(path, sizeof(path), "%s%s", url + 7, suffix[i]);
+            unlink(path);
+        }
+    }
     return 0;
 }
