@@ -149,8 +149,8 @@ static size_t skip_ws(const char *s, size_t len, size_t p)
 static size_t read_token(const char *s, size_t len, size_t p, const char *key, int *match)
 {
     json_error_t je;
-    json_t *v =
-        json_loadb(s + p, len - p, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &je);
+    json_t *v = json_loadb(s + p, len - p,
+                           JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &je);
 
     if (v == NULL)
         return 0;
@@ -271,8 +271,7 @@ static void path_at_failure(const char *s, size_t len, char *path, size_t size)
                     size_t o = 0;
                     int full;
                     esc[o++] = '/';
-                    for (const char *c = json_string_value(key); *c && o + 3 < sizeof(esc);
-                         c++) {
+                    for (const char *c = json_string_value(key); *c && o + 3 < sizeof(esc); c++) {
                         if (*c == '~' || *c == '/') {
                             esc[o++] = '~';
                             esc[o++] = *c == '~' ? '0' : '1';
@@ -364,8 +363,8 @@ int actor_json_decode(void *out, const void *json, size_t len, actor_json_decode
         what = "value";
     if (json == NULL && len > 0)
         return actor_error_set(ACTOR_EINVAL, "cannot decode %s: NULL input", what);
-    root = json_loadb(json ? (const char *)json : "", len,
-                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    root = json_loadb(json ? (const char *)json : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                      &je);
     if (root == NULL) {
         if (json_error_code(&je) == json_error_out_of_memory) {
             actor_json_fail(err, ACTOR_ENOMEM, "out of memory");
@@ -456,20 +455,13 @@ int actor_json_get_bool(bool *out, const actor_json_value *v, actor_json_error *
     return type_error(err, J(v), "a boolean");
 }
 
-/* An integral real no larger than 2^53 in magnitude, read as an integer. */
-static int real_as_integer(double *out, const json_t *v, actor_json_error *err)
+/* Integer fields take JSON integers only: a number written with a fraction
+ * or an exponent may not denote an integer even when its double does
+ * (1.0000000000000000001), so it is refused rather than rounded. */
+static int real_error(actor_json_error *err, const json_t *v)
 {
-    double d = json_real_value(v);
-
-    if (d != floor(d))
-        return actor_json_fail(err, ACTOR_EDECODE, "expected an integer, got %.17g", d);
-    if (fabs(d) > 9007199254740992.0)
-        return actor_json_fail(err, ACTOR_EDECODE,
-                               "expected an integer, got %.17g (beyond 2^53: write it "
-                               "without a fraction or exponent)",
-                               d);
-    *out = d;
-    return 0;
+    return actor_json_fail(err, ACTOR_EDECODE, "expected an integer, got %.17g",
+                           json_real_value(v));
 }
 
 int actor_json_get_int(int64_t *out, const actor_json_value *v, int64_t min, int64_t max,
@@ -480,11 +472,7 @@ int actor_json_get_int(int64_t *out, const actor_json_value *v, int64_t min, int
     if (json_is_integer(J(v))) {
         x = (int64_t)json_integer_value(J(v));
     } else if (json_is_real(J(v))) {
-        double d;
-        int rc = real_as_integer(&d, J(v), err);
-        if (rc != 0)
-            return rc;
-        x = (int64_t)d;
+        return real_error(err, J(v));
     } else if (json_is_null(J(v))) {
         x = 0;
     } else {
@@ -509,14 +497,7 @@ int actor_json_get_uint(uint64_t *out, const actor_json_value *v, uint64_t max,
                                    (long long)i, (unsigned long long)max);
         x = (uint64_t)i;
     } else if (json_is_real(J(v))) {
-        double d;
-        int rc = real_as_integer(&d, J(v), err);
-        if (rc != 0)
-            return rc;
-        if (d < 0)
-            return actor_json_fail(err, ACTOR_EDECODE, "%.17g is out of range [0, %llu]", d,
-                                   (unsigned long long)max);
-        x = (uint64_t)d;
+        return real_error(err, J(v));
     } else if (json_is_string(J(v)) && max > (uint64_t)INT64_MAX) {
         const char *s = json_string_value(J(v));
         size_t n = json_string_length(J(v));
@@ -594,15 +575,14 @@ int actor_json_get_string(char **out, const actor_json_value *v, actor_json_erro
     return type_error(err, J(v), "a string");
 }
 
-int actor_json_get_chars(char *out, size_t size, const actor_json_value *v,
-                         actor_json_error *err)
+int actor_json_get_chars(char *out, size_t size, const actor_json_value *v, actor_json_error *err)
 {
     if (json_is_string(J(v))) {
         size_t n = json_string_length(J(v));
         if (n >= size)
             return actor_json_fail(err, ACTOR_EDECODE,
-                                   "string of %zu bytes is too long for char[%zu] (at most %zu)",
-                                   n, size, size - 1);
+                                   "string of %zu bytes is too long for char[%zu] (at most %zu)", n,
+                                   size, size - 1);
         memcpy(out, json_string_value(J(v)), n + 1);
         return 0;
     }
@@ -698,7 +678,9 @@ static int format_double(char *buf, size_t size, double d)
     if (d == 0) {
         return snprintf(buf, size, signbit(d) ? "-0.0" : "0");
     }
-    for (int prec = 15; prec <= 17; prec++) {
+    /* For a normal double, 15 digits that read back are also the shortest
+     * digits that do; subnormals carry fewer bits, so start lower. */
+    for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
         n = snprintf(buf, size, "%.*g", prec, d);
         if (prec == 17 || strtod(buf, NULL) == d)
             break;
@@ -714,7 +696,7 @@ static int format_float(char *buf, size_t size, float f)
     if (f == 0) {
         return snprintf(buf, size, signbit(f) ? "-0.0" : "0");
     }
-    for (int prec = 6; prec <= 10; prec++) {
+    for (int prec = fabsf(f) < FLT_MIN ? 1 : 6; prec <= 10; prec++) {
         /* 6..9 digits as a float; 10 stands for the exact double. */
         n = snprintf(buf, size, "%.*g", prec <= 9 ? prec : 17, (double)f);
         if (prec == 10 || (float)strtod(buf, NULL) == f)
@@ -814,8 +796,7 @@ static int put_escaped(actor_buf *out, const char *str, size_t len, actor_json_e
         if (s[i] >= 0x80) {
             size_t n = utf8_seq(s + i, len - i);
             if (n == 0) {
-                rc = actor_json_fail(err, ACTOR_EINVAL, "invalid UTF-8 at byte %zu of a string",
-                                     i);
+                rc = actor_json_fail(err, ACTOR_EINVAL, "invalid UTF-8 at byte %zu of a string", i);
                 goto fail;
             }
             if ((rc = reserve(out, n + 1)) != 0)
@@ -949,11 +930,12 @@ static int state_error(int rc, const char *type, const char *id)
 }
 
 /* What the activation's cache slot holds: the decoded value, and when the
- * value was written by this client with a TTL, the time it expires (the
- * store would stop returning it then, so the cache must too). */
+ * value has a TTL (read with it, or written by this client with one), the
+ * monotonic time it expires: the store stops returning it then, so the
+ * cache must too. */
 typedef struct box {
     const actor_json_codec *codec;
-    int64_t expires_ms; /* 0: no known expiry */
+    int64_t expires_ms; /* monotonic; 0: never */
     max_align_t value[];
 } box;
 
@@ -981,13 +963,14 @@ static int load_box(box **out, actor_ctx *ctx, const actor_json_codec *codec)
 {
     actor_buf raw = ACTOR_BUF_INIT;
     box *b;
-    int rc = actor_ctx_state_get(&raw, ctx);
+    int64_t ttl = 0;
+    int rc = actor_ctx_state_get_ttl(&raw, &ttl, ctx);
 
     if (rc != 0 && rc != ACTOR_ENOTFOUND) {
         actor_buf_dispose(&raw);
         return rc;
     }
-    b = box_new(codec, 0);
+    b = box_new(codec, rc == 0 && ttl > 0 ? actor__mono_ms() + ttl : 0);
     if (b == NULL) {
         actor_buf_dispose(&raw);
         return actor__error_oom();
@@ -1024,7 +1007,7 @@ int actor_json_state_get(void *out, actor_ctx *ctx, const actor_json_codec *code
         return actor_error_set(ACTOR_EINVAL, "%s_state_get: out is NULL", codec->name);
     codec->init(out);
     b = actor_ctx_cache_get(ctx, codec);
-    if (b != NULL && b->expires_ms > 0 && actor_time_now_ms() >= b->expires_ms)
+    if (b != NULL && b->expires_ms > 0 && actor__mono_ms() >= b->expires_ms)
         b = NULL; /* expired: ask the store, which no longer returns it */
     if (b == NULL) {
         if ((rc = load_box(&b, ctx, codec)) != 0)
@@ -1041,7 +1024,7 @@ int actor_json_state_set(actor_ctx *ctx, const void *v, int64_t ttl_ms,
                          const actor_json_codec *codec)
 {
     actor_buf raw = ACTOR_BUF_INIT;
-    int64_t expires = ttl_ms > 0 ? actor_time_now_ms() + ttl_ms : 0;
+    int64_t expires = ttl_ms > 0 ? actor__mono_ms() + ttl_ms : 0;
     box *b;
     int rc;
 

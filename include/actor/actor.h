@@ -12,5 +12,6 @@
 #include "host.h"
 #include "invoke.h"
 #include "state.h"
+#include "json.h"
 
 #endif

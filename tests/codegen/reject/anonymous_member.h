@@ -1,0 +1,5 @@
+struct s {
+    struct {
+        int a;
+    } inner;
+};

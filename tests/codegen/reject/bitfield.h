@@ -1,0 +1,3 @@
+struct s {
+    unsigned flags : 3;
+};

@@ -1,0 +1,4 @@
+struct s {
+    int a; /* actor: json=b */
+    int b;
+};

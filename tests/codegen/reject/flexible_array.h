@@ -1,0 +1,6 @@
+#include <stddef.h>
+
+struct s {
+    size_t n;
+    int values[];
+};

@@ -1,0 +1,5 @@
+struct s {
+    struct inner {
+        int a;
+    } in;
+};

@@ -1,0 +1,5 @@
+#include <time.h>
+
+struct s {
+    struct timespec when;
+};

@@ -1,0 +1,5 @@
+#include <time.h>
+
+struct s {
+    time_t when;
+};

@@ -1,0 +1,5 @@
+#include <stdint.h>
+
+struct s {
+    int32_t *values;
+};

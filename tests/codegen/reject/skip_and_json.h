@@ -1,0 +1,3 @@
+struct s {
+    int a; /* actor: skip json=b */
+};

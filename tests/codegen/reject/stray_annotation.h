@@ -1,0 +1,6 @@
+/* actor: skip */
+int counter;
+
+struct s {
+    int a;
+};

@@ -1,0 +1,7 @@
+typedef struct outer {
+    inner in;
+} outer;
+
+typedef struct inner {
+    int a;
+} inner;

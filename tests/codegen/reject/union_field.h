@@ -1,0 +1,8 @@
+#include <stdint.h>
+
+struct s {
+    union {
+        int32_t a;
+        float b;
+    } u;
+};

@@ -1,0 +1,8 @@
+union num {
+    int i;
+    double d;
+};
+
+struct s {
+    union num n;
+};

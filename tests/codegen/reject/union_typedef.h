@@ -1,0 +1,7 @@
+typedef union num {
+    int i;
+} num;
+
+struct s {
+    num n;
+};

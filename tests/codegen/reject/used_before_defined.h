@@ -1,0 +1,7 @@
+struct outer {
+    struct inner in;
+};
+
+struct inner {
+    int a;
+};
