@@ -134,8 +134,7 @@ static void deactivate(actor__actor *a, const actor__frame *frame, int lost)
     actor_error_clear();
 }
 
-static void run_turn(actor__actor *a, actor__msg *m, const actor__frame *frame,
-                     actor_buf *response)
+static void run_turn(actor__actor *a, actor__msg *m, const actor__frame *frame, actor_buf *response)
 {
     actor__type_entry *te = a->type;
     int rc;
@@ -143,8 +142,8 @@ static void run_turn(actor__actor *a, actor__msg *m, const actor__frame *frame,
     actor_buf_clear(response);
     tls_frame = frame;
     actor_error_clear();
-    rc = te->type.invoke(response, a->instance, (actor_ctx *)a, m->method, m->data,
-                         m->request_len, te->payload);
+    rc = te->type.invoke(response, a->instance, (actor_ctx *)a, m->method, m->data, m->request_len,
+                         te->payload);
     tls_frame = NULL;
     if (rc > 0)
         rc = actor_error_set(ACTOR_ERROR, "%s/%s %s returned %d", te->name, a->id, m->method, rc);

@@ -64,8 +64,9 @@ static int resolve_options(actor_host_options *o, const actor_host_options *in)
         actor_host_options_init(o);
     } else {
         if (in->version < 1 || in->version > ACTOR_HOST_OPTIONS_VERSION)
-            return actor_error_set(ACTOR_EINVAL, "host options version %u is not supported "
-                                                 "(this library knows 1..%d)",
+            return actor_error_set(ACTOR_EINVAL,
+                                   "host options version %u is not supported "
+                                   "(this library knows 1..%d)",
                                    in->version, ACTOR_HOST_OPTIONS_VERSION);
         *o = *in;
     }
@@ -152,8 +153,7 @@ int actor_host_new(actor_host **out, const char *store_url, const actor_host_opt
         actor__random_id(h->host_id, sizeof(h->host_id));
     }
     if (h->opts.address && h->opts.address[0] &&
-        (rc = actor__validate_name("host address", h->opts.address, ACTOR_HOST_ADDRESS_MAX)) !=
-            0)
+        (rc = actor__validate_name("host address", h->opts.address, ACTOR_HOST_ADDRESS_MAX)) != 0)
         goto fail;
     h->address = strdup(h->opts.address ? h->opts.address : "");
     if (h->address == NULL) {
@@ -179,7 +179,7 @@ int actor_host_new(actor_host **out, const char *store_url, const actor_host_opt
         goto fail;
     *out = h;
     return 0;
-fail: {
+fail : {
     /* Keep the message of the failure across the clean-up. */
     char msg[1024];
     snprintf(msg, sizeof(msg), "%s", actor_error_last());
@@ -206,8 +206,9 @@ int actor_host_register(actor_host *host, const actor_type *type, void *payload)
         return actor_error_set(ACTOR_EINVAL, "actor_host_register: %s is NULL",
                                host == NULL ? "host" : "type");
     if (host->started)
-        return actor_error_set(ACTOR_ESTATE, "actor_host_register: host %s has already "
-                                             "started; register types before actor_host_start",
+        return actor_error_set(ACTOR_ESTATE,
+                               "actor_host_register: host %s has already "
+                               "started; register types before actor_host_start",
                                host->host_id);
     if (type->version < 1 || type->version > ACTOR_TYPE_VERSION)
         return actor_error_set(ACTOR_EINVAL,
@@ -234,7 +235,8 @@ int actor_host_register(actor_host *host, const actor_type *type, void *payload)
     te->type.name = te->name;
     te->payload = payload;
     te->host = host;
-    te->idle_timeout_ms = type->idle_timeout_ms ? type->idle_timeout_ms : host->opts.idle_timeout_ms;
+    te->idle_timeout_ms =
+        type->idle_timeout_ms ? type->idle_timeout_ms : host->opts.idle_timeout_ms;
     host->types[host->ntypes++] = te;
     return 0;
 }
@@ -316,9 +318,9 @@ static int cleanup_all(actor_cleanup_counts *out, actor_host *h)
         total.expired_state += c.expired_state;
         total.dead_hosts += c.dead_hosts;
         total.dead_leases += c.dead_leases;
-        if (rc != 0 || (c.expired_state < h->opts.cleanup_batch &&
-                        c.dead_hosts < h->opts.cleanup_batch &&
-                        c.dead_leases < h->opts.cleanup_batch))
+        if (rc != 0 ||
+            (c.expired_state < h->opts.cleanup_batch && c.dead_hosts < h->opts.cleanup_batch &&
+             c.dead_leases < h->opts.cleanup_batch))
             break;
     }
     if (out) {
@@ -371,10 +373,9 @@ static void *bg_main(void *arg)
         }
         if (now >= next_cleanup) {
             /* At most one host of all does the work per interval. */
-            int claimed = h->provider->job_claim
-                              ? h->provider->job_claim(h->provider, "cleanup", h->host_id,
-                                                       cleanup_iv)
-                              : 1;
+            int claimed = h->provider->job_claim ? h->provider->job_claim(h->provider, "cleanup",
+                                                                          h->host_id, cleanup_iv)
+                                                 : 1;
             if (claimed == 1 && h->provider->cleanup)
                 (void)cleanup_all(NULL, h);
             next_cleanup = now + cleanup_iv;
@@ -603,8 +604,9 @@ int actor_host_stop(actor_host *h)
     actor__table_each_locked(h->table, halt_all_one, &ha);
     for (m = ha.failed; m; m = next) {
         next = m->next;
-        actor__msg_complete(m, ACTOR_ESHUTDOWN, NULL, "host is stopping: the message was "
-                                                      "queued but not started");
+        actor__msg_complete(m, ACTOR_ESHUTDOWN, NULL,
+                            "host is stopping: the message was "
+                            "queued but not started");
     }
     actor__table_wait_empty(h->table);
 

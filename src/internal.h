@@ -120,20 +120,20 @@ enum { ACTOR__NEW = 0, ACTOR__ACTIVE = 1, ACTOR__DROPPING = 2 };
  * by its table shard's lock; [turn] ones are touched only by the thread that
  * runs the actor (the pool runs an actor on one thread at a time). */
 typedef struct actor__actor {
-    actor__runnable run;          /* pool link [shard: scheduled] */
-    struct actor__actor *hnext;   /* hash chain [shard] */
-    actor__type_entry *type;      /* immutable */
-    actor__msg *mhead, *mtail;    /* mailbox [shard] */
-    void *instance;               /* [turn] */
-    actor__cache *cache;          /* [turn] */
-    uint64_t epoch;               /* lease epoch [turn] */
-    int64_t last_used_ms;         /* monotonic [shard] */
-    uint32_t hash;                /* immutable */
-    uint8_t status;               /* ACTOR__NEW / ACTIVE [shard] */
-    uint8_t scheduled;            /* queued in or running on the pool [shard] */
-    uint8_t halt_queued;          /* a HALT message is in the mailbox [shard] */
-    uint8_t lost;                 /* lease lost: drop, re-activate [shard] */
-    char id[];                    /* NUL-terminated */
+    actor__runnable run;        /* pool link [shard: scheduled] */
+    struct actor__actor *hnext; /* hash chain [shard] */
+    actor__type_entry *type;    /* immutable */
+    actor__msg *mhead, *mtail;  /* mailbox [shard] */
+    void *instance;             /* [turn] */
+    actor__cache *cache;        /* [turn] */
+    uint64_t epoch;             /* lease epoch [turn] */
+    int64_t last_used_ms;       /* monotonic [shard] */
+    uint32_t hash;              /* immutable */
+    uint8_t status;             /* ACTOR__NEW / ACTIVE [shard] */
+    uint8_t scheduled;          /* queued in or running on the pool [shard] */
+    uint8_t halt_queued;        /* a HALT message is in the mailbox [shard] */
+    uint8_t lost;               /* lease lost: drop, re-activate [shard] */
+    char id[];                  /* NUL-terminated */
 } actor__actor;
 
 typedef struct actor__table actor__table;
@@ -171,8 +171,8 @@ void actor__table_free(actor__table *table);
  * `create` and it is absent, and schedule it on the pool if it was idle.
  * ACTOR_ENOTFOUND when absent and !create; ACTOR_ESHUTDOWN when the host is
  * stopping and msg is an invoke. */
-int actor__table_post(actor_host *host, actor__type_entry *type, const char *id,
-                      actor__msg *msg, int create);
+int actor__table_post(actor_host *host, actor__type_entry *type, const char *id, actor__msg *msg,
+                      int create);
 /* Called by the actor's runner when it finishes; see activation.c. */
 size_t actor__table_count(actor__table *table);
 /* Visit every actor under its shard lock; `fn` may queue messages on it

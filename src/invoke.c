@@ -83,8 +83,8 @@ static int prepare(actor__type_entry **te, actor_host *host, const char *type, c
     if (*te == NULL) {
         char q[300];
         actor__quote(q, sizeof(q), type);
-        return actor_error_set(ACTOR_ENOTFOUND, "actor type \"%s\" is not registered on host %s",
-                               q, host->host_id);
+        return actor_error_set(ACTOR_ENOTFOUND, "actor type \"%s\" is not registered on host %s", q,
+                               host->host_id);
     }
     return 0;
 }
@@ -101,8 +101,7 @@ int actor_invoke(actor_buf *response, actor_host *host, const char *type, const 
     if ((rc = prepare(&te, host, type, id, method)) != 0)
         return rc;
     if (request == NULL && request_len > 0)
-        return actor_error_set(ACTOR_EINVAL, "request is NULL but request_len is %zu",
-                               request_len);
+        return actor_error_set(ACTOR_EINVAL, "request is NULL but request_len is %zu", request_len);
     for (const actor__frame *f = chain; f; f = f->parent) {
         if (f->actor->type == te && strcmp(f->actor->id, id) == 0)
             return actor_error_set(
@@ -150,8 +149,7 @@ int actor_invoke(actor_buf *response, actor_host *host, const char *type, const 
 }
 
 int actor_invoke_async(actor_host *host, const char *type, const char *id, const char *method,
-                       const void *request, size_t request_len, actor_invoke_cb done,
-                       void *payload)
+                       const void *request, size_t request_len, actor_invoke_cb done, void *payload)
 {
     actor__type_entry *te;
     actor__msg *m;
@@ -160,8 +158,7 @@ int actor_invoke_async(actor_host *host, const char *type, const char *id, const
     if ((rc = prepare(&te, host, type, id, method)) != 0)
         return rc;
     if (request == NULL && request_len > 0)
-        return actor_error_set(ACTOR_EINVAL, "request is NULL but request_len is %zu",
-                               request_len);
+        return actor_error_set(ACTOR_EINVAL, "request is NULL but request_len is %zu", request_len);
     m = actor__msg_new(ACTOR__MSG_INVOKE, method, request, request_len);
     if (m == NULL)
         return actor__error_oom();

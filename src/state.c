@@ -21,14 +21,21 @@ static int check_names(actor_host *host, const char *type, const char *id)
     return actor__validate_name("actor ID", id, ACTOR_ID_MAX);
 }
 
-static int do_get(actor_buf *out, actor_host *host, const char *type, const char *id)
+static int do_get(actor_buf *out, int64_t *ttl_ms, actor_host *host, const char *type,
+                  const char *id)
 {
+    actor_provider *p = host->provider;
     int rc;
 
     if (out == NULL)
         return actor_error_set(ACTOR_EINVAL, "state get: out buffer is NULL");
+    if (ttl_ms)
+        *ttl_ms = 0; /* also what a provider without state_get_ttl implies */
     actor__pool_block_enter();
-    rc = host->provider->state_get(out, host->provider, type, id);
+    if (ttl_ms && p->state_get_ttl)
+        rc = p->state_get_ttl(out, ttl_ms, p, type, id);
+    else
+        rc = p->state_get(out, p, type, id);
     actor__pool_block_leave();
     if (rc == ACTOR_ENOTFOUND)
         actor_error_set(rc, "no state stored for %s/%s", type, id);
@@ -45,12 +52,14 @@ static int do_write(actor_host *host, actor_store_op_kind kind, const char *type
 
     if (kind == ACTOR_STORE_STATE_SET) {
         if (value == NULL && len > 0)
-            return actor_error_set(ACTOR_EINVAL, "state set of %s/%s: value is NULL but "
-                                                 "len is %zu", type, id, len);
-        if (ttl_ms < 0)
             return actor_error_set(ACTOR_EINVAL,
-                                   "state set of %s/%s: negative TTL %lld ms (0 means no expiry)",
-                                   type, id, (long long)ttl_ms);
+                                   "state set of %s/%s: value is NULL but "
+                                   "len is %zu",
+                                   type, id, len);
+        if (ttl_ms < 0 || ttl_ms > ACTOR_TTL_MAX)
+            return actor_error_set(
+                ACTOR_EINVAL, "state set of %s/%s: TTL %lld ms is %s (0 means no expiry)", type, id,
+                (long long)ttl_ms, ttl_ms < 0 ? "negative" : "longer than 100 years");
     }
     memset(&op, 0, sizeof(op));
     op.kind = kind;
@@ -90,14 +99,19 @@ static int check_lease(actor__actor *a)
     return 0;
 }
 
-int actor_ctx_state_get(actor_buf *out, actor_ctx *ctx)
+int actor_ctx_state_get_ttl(actor_buf *out, int64_t *ttl_ms, actor_ctx *ctx)
 {
     actor__actor *a = (actor__actor *)ctx;
     int rc;
 
     if ((rc = actor__ctx_check(ctx, "actor_ctx_state_get")) != 0)
         return rc;
-    return do_get(out, a->type->host, a->type->name, a->id);
+    return do_get(out, ttl_ms, a->type->host, a->type->name, a->id);
+}
+
+int actor_ctx_state_get(actor_buf *out, actor_ctx *ctx)
+{
+    return actor_ctx_state_get_ttl(out, NULL, ctx);
 }
 
 int actor_ctx_state_set(actor_ctx *ctx, const void *value, size_t len, int64_t ttl_ms)
@@ -134,13 +148,19 @@ int actor_ctx_state_delete(actor_ctx *ctx)
     return rc;
 }
 
-int actor_state_get(actor_buf *out, actor_host *host, const char *type, const char *id)
+int actor_state_get_ttl(actor_buf *out, int64_t *ttl_ms, actor_host *host, const char *type,
+                        const char *id)
 {
     int rc;
 
     if ((rc = check_names(host, type, id)) != 0)
         return rc;
-    return do_get(out, host, type, id);
+    return do_get(out, ttl_ms, host, type, id);
+}
+
+int actor_state_get(actor_buf *out, actor_host *host, const char *type, const char *id)
+{
+    return actor_state_get_ttl(out, NULL, host, type, id);
 }
 
 int actor_state_set(actor_host *host, const char *type, const char *id, const void *value,

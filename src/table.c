@@ -146,8 +146,8 @@ void actor__table_post_locked(actor_host *host, actor__actor *a, actor__msg *msg
     }
 }
 
-int actor__table_post(actor_host *host, actor__type_entry *type, const char *id,
-                      actor__msg *msg, int create)
+int actor__table_post(actor_host *host, actor__type_entry *type, const char *id, actor__msg *msg,
+                      int create)
 {
     actor__table *t = host->table;
     uint32_t h = hash_key(type, id);

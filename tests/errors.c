@@ -23,8 +23,8 @@ static actor_host *start_host(void)
 
     t.name = "t";
     t.invoke = noop_invoke;
-    if (actor_host_new(&h, "sqlite::memory:", NULL) != 0 ||
-        actor_host_register(h, &t, NULL) != 0 || actor_host_start(h) != 0) {
+    if (actor_host_new(&h, "sqlite::memory:", NULL) != 0 || actor_host_register(h, &t, NULL) != 0 ||
+        actor_host_start(h) != 0) {
         actor_host_free(h);
         return NULL;
     }

@@ -109,7 +109,11 @@ static void test_ttl(void)
     T_OK(actor_state_get(&b, h, "doc", "ext"));
 
     T_EQ(actor_state_set(h, "doc", "neg", "1", 1, -5), ACTOR_EINVAL);
-    T_CONTAINS(actor_error_last(), "negative TTL");
+    T_CONTAINS(actor_error_last(), "is negative");
+    T_EQ(actor_state_set(h, "doc", "neg", "1", 1, ACTOR_TTL_MAX + 1), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "longer than 100 years");
+    T_OK(actor_state_set(h, "doc", "long", "1", 1, ACTOR_TTL_MAX));
+    T_OK(actor_state_get(&b, h, "doc", "long"));
     actor_buf_dispose(&b);
     actor_host_free(h);
 }
@@ -139,9 +143,20 @@ static void test_values(void)
 static void test_awkward_ids(void)
 {
     static const char *ids[] = {
-        "it's", "say \"hi\"", "back\\slash", "100%", "under_score", "%_%", "h\xc3\xa9llo w\xc3\xb6rld",
-        "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x98\x80", "'; DROP TABLE actor_state; --",
-        "x' OR '1'='1", "line\nbreak", "tab\there", " lead and trail ",
+        "it's",
+        "say \"hi\"",
+        "back\\slash",
+        "100%",
+        "under_score",
+        "%_%",
+        "h\xc3\xa9llo w\xc3\xb6rld",
+        "\xe6\x97\xa5\xe6\x9c\xac",
+        "\xf0\x9f\x98\x80",
+        "'; DROP TABLE actor_state; --",
+        "x' OR '1'='1",
+        "line\nbreak",
+        "tab\there",
+        " lead and trail ",
     };
     actor_host *h = start_host("ids.db");
     actor_buf b = ACTOR_BUF_INIT;

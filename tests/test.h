@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 static int t_failed_checks;
@@ -27,6 +28,7 @@ static int t_tests_skipped;
 static int t_current_failed;
 static int t_current_skipped;
 static jmp_buf t_abort;
+static char t_dir[512]; /* this process's temporary directory, if made */
 
 #define T_FAIL(...)                                                                                \
     do {                                                                                           \
@@ -119,14 +121,38 @@ static inline void t_run(const char *name, void (*fn)(void))
 
 #define T_RUN(fn) t_run(#fn, fn)
 
+/* Remove the test directory and the files in it (tests make no
+ * subdirectories there). */
+static inline void t_rm_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[1024];
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
 /* Print the summary and return the process exit code: 1 when anything
  * failed, 77 (skipped) when every test skipped, else 0. */
 static inline int t_done(void)
 {
-    printf("%d passed, %d failed, %d skipped\n", t_tests_passed, t_tests_failed,
-           t_tests_skipped);
-    if (t_tests_failed)
+    printf("%d passed, %d failed, %d skipped\n", t_tests_passed, t_tests_failed, t_tests_skipped);
+    if (t_tests_failed) {
+        if (t_dir[0])
+            fprintf(stderr, "test files kept in %s\n", t_dir);
         return 1;
+    }
+    if (t_dir[0])
+        t_rm_dir(t_dir);
     if (t_tests_passed == 0 && t_tests_skipped > 0)
         return 77;
     return 0;
@@ -166,19 +192,19 @@ static inline void t_sleep_ms(int64_t ms)
 
 /* Make a fresh private directory for this test process and return a path
  * inside it ("<dir>/<name>") in buf. The directory is under $TMPDIR (or
- * /tmp) and left behind for inspection on failure. */
+ * /tmp); t_done() removes it when every test passed and keeps it for
+ * inspection otherwise. */
 static inline const char *t_tmp_path(char *buf, size_t size, const char *name)
 {
-    static char dir[512];
-    if (dir[0] == '\0') {
+    if (t_dir[0] == '\0') {
         const char *base = getenv("TMPDIR");
-        snprintf(dir, sizeof(dir), "%s/actor-test-XXXXXX", base && *base ? base : "/tmp");
-        if (mkdtemp(dir) == NULL) {
+        snprintf(t_dir, sizeof(t_dir), "%s/actor-test-XXXXXX", base && *base ? base : "/tmp");
+        if (mkdtemp(t_dir) == NULL) {
             perror("mkdtemp");
             exit(1);
         }
     }
-    snprintf(buf, size, "%s/%s", dir, name);
+    snprintf(buf, size, "%s/%s", t_dir, name);
     return buf;
 }
 

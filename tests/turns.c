@@ -9,14 +9,14 @@
 
 #include <pthread.h>
 
-#define SENDERS      4
-#define PER_SENDER   2000
-#define SEQ_ACTORS   3
+#define SENDERS    4
+#define PER_SENDER 2000
+#define SEQ_ACTORS 3
 
 struct inst {
-    int inside;              /* turns of this actor running now */
-    int overlaps;            /* times a turn saw another one running */
-    long last_seq[SENDERS];  /* last sequence number seen per sender */
+    int inside;             /* turns of this actor running now */
+    int overlaps;           /* times a turn saw another one running */
+    long last_seq[SENDERS]; /* last sequence number seen per sender */
     int out_of_order;
     long turns;
 };
@@ -142,8 +142,8 @@ static void *send_seq(void *arg)
             int n = snprintf(req, sizeof(req), "%d %ld", s->index, i);
             /* Alternate blocking and asynchronous sends: both keep order. */
             int rc = (i % 2) ? actor_invoke(NULL, g_host, "t", id, "seq", req, (size_t)n + 1)
-                             : actor_invoke_async(g_host, "t", id, "seq", req, (size_t)n + 1,
-                                                  NULL, NULL);
+                             : actor_invoke_async(g_host, "t", id, "seq", req, (size_t)n + 1, NULL,
+                                                  NULL);
             if (rc != 0)
                 s->failures++;
         }

@@ -504,7 +504,8 @@ static void writes(const char *url, long per_writer_total)
         char sch[32];
         printf("bench runtime writes store=%s writers=%d writes=%ld "
                "writes_per_s=%.0f baseline_naive_tx_per_write_per_s=%.0f ratio=%.3f\n",
-               scheme(url, sch, sizeof(sch)), nw, each * nw, (double)(each * nw) / dt, naive, (double)(each * nw) / dt / naive);
+               scheme(url, sch, sizeof(sch)), nw, each * nw, (double)(each * nw) / dt, naive,
+               (double)(each * nw) / dt / naive);
         free(th);
         free(w);
         actor_host_free(h);
@@ -557,7 +558,7 @@ static void cold(const char *url, long actors)
     hb_empty = heartbeat_us(p, "ceiling-host", 50);
     ops = calloc((size_t)batch, sizeof(*ops));
     ptrs = calloc((size_t)batch, sizeof(*ptrs));
-    char (*ids)[32] = calloc((size_t)batch, 32);
+    char(*ids)[32] = calloc((size_t)batch, 32);
     t0 = now_s();
     for (long done = 0; done < actors; done += batch) {
         long n = actors - done < batch ? actors - done : batch;

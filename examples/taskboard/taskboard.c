@@ -9,7 +9,6 @@
  * Usage: taskboard [STORE_URL] [TASKS]   (default sqlite:taskboard.db, 3000)
  */
 #include <actor/actor.h>
-#include <jansson.h>
 
 #include <pthread.h>
 #include <stdio.h>
@@ -17,10 +16,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "task_state.gen.h"
+
 /* ---- TaskActor ----------------------------------------------------------- */
 
 static int g_created, g_recovered; /* counted atomically */
-static int g_deactivated;           /* guarded by g_mu */
+static int g_deactivated;          /* guarded by g_mu */
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
 
@@ -31,58 +32,29 @@ static void now_iso(char *out, size_t size)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(ts.tv_nsec / 1000) % 1000000L);
-}
-
-/* Read the task's state document; NULL with an error recorded if absent. */
-static json_t *load_task(actor_ctx *ctx, int *rc)
-{
-    actor_buf b = ACTOR_BUF_INIT;
-    json_error_t jerr;
-    json_t *doc = NULL;
-
-    *rc = actor_ctx_state_get(&b, ctx);
-    if (*rc == 0) {
-        doc = json_loadb(b.ptr, b.size, 0, &jerr);
-        if (doc == NULL)
-            *rc = actor_error_set(ACTOR_EDECODE, "task %s: stored state is not JSON: %s",
-                                  actor_ctx_id(ctx), jerr.text);
-    }
-    actor_buf_dispose(&b);
-    return doc;
-}
-
-static int save_task(actor_ctx *ctx, json_t *doc)
-{
-    char *s = json_dumps(doc, JSON_COMPACT);
-    int rc;
-
-    if (s == NULL)
-        return actor_error_set(ACTOR_ENOMEM, "cannot encode task %s", actor_ctx_id(ctx));
-    rc = actor_ctx_state_set(ctx, s, strlen(s), 0);
-    free(s);
-    return rc;
+    snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year % 10000 + 1900,
+             (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
+             tm.tm_sec % 100, (long)(ts.tv_nsec / 1000000) % 1000L);
 }
 
 static int task_activate(void **instance, actor_ctx *ctx, void *payload)
 {
-    int rc;
-    json_t *doc = load_task(ctx, &rc);
-    char ts[96];
+    task_state task;
+    int rc = task_state_state_get(&task, ctx); /* the zero value when absent */
 
-    if (rc == ACTOR_ENOTFOUND) {
+    if (rc != 0)
+        return rc;
+    if (task.status[0] == '\0') {
         /* First activation ever: create the task. */
-        now_iso(ts, sizeof(ts));
-        doc = json_pack("{s:s, s:s, s:n, s:[]}", "status", "pending", "created_at", ts,
-                        "updated_at", "history");
-        rc = doc ? save_task(ctx, doc) : ACTOR_ENOMEM;
+        snprintf(task.status, sizeof(task.status), "pending");
+        now_iso(task.created_at, sizeof(task.created_at));
+        rc = task_state_state_set(ctx, &task, 0);
         if (rc == 0)
             __atomic_add_fetch(&g_created, 1, __ATOMIC_RELAXED);
-    } else if (rc == 0) {
+    } else {
         __atomic_add_fetch(&g_recovered, 1, __ATOMIC_RELAXED);
     }
-    json_decref(doc);
+    task_state_free(&task);
     return rc;
 }
 
@@ -95,39 +67,61 @@ static void task_deactivate(void *instance, actor_ctx *ctx, void *payload)
     pthread_mutex_unlock(&g_mu);
 }
 
+/* Copy the request bytes into a new NUL-terminated string. */
+static char *request_text(const void *req, size_t len)
+{
+    char *s = malloc(len + 1);
+    if (s) {
+        memcpy(s, req, len);
+        s[len] = '\0';
+    }
+    return s;
+}
+
 static int task_invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *method,
                        const void *req, size_t len, void *payload)
 {
-    int rc;
-    json_t *doc = load_task(ctx, &rc);
-    char ts[96], *out;
+    task_state task;
+    history_entry *grown;
+    int rc = task_state_state_get(&task, ctx);
 
-    if (doc == NULL)
+    if (rc != 0)
         return rc;
     if (strcmp(method, "GetTask") == 0) {
-        json_object_set_new(doc, "id", json_string(actor_ctx_id(ctx)));
-        out = json_dumps(doc, JSON_COMPACT);
-        rc = out ? actor_buf_puts(resp, out) : ACTOR_ENOMEM;
-        free(out);
-    } else if (strcmp(method, "UpdateStatus") == 0 || strcmp(method, "AddHistoryEntry") == 0) {
-        json_t *text = json_stringn((const char *)req, len);
-        if (text == NULL) {
-            rc = actor_error_set(ACTOR_EINVAL, "%s: request is not UTF-8 text", method);
-        } else if (method[0] == 'U') {
-            now_iso(ts, sizeof(ts));
-            json_object_set_new(doc, "status", text);
-            json_object_set_new(doc, "updated_at", json_string(ts));
-            rc = save_task(ctx, doc);
+        rc = task_state_encode(resp, &task);
+    } else if (strcmp(method, "UpdateStatus") == 0) {
+        if (len == 0 || len >= sizeof(task.status)) {
+            rc = actor_error_set(ACTOR_EINVAL, "UpdateStatus: status must be 1 to %zu bytes",
+                                 sizeof(task.status) - 1);
         } else {
-            now_iso(ts, sizeof(ts));
-            json_array_append_new(json_object_get(doc, "history"),
-                                  json_pack("{s:o, s:s}", "entry", text, "timestamp", ts));
-            rc = save_task(ctx, doc);
+            memcpy(task.status, req, len);
+            task.status[len] = '\0';
+            free(task.updated_at);
+            task.updated_at = malloc(32);
+            if (task.updated_at == NULL)
+                rc = ACTOR_ENOMEM;
+            else
+                now_iso(task.updated_at, 32);
+            if (rc == 0)
+                rc = task_state_state_set(ctx, &task, 0); /* EINVAL if not UTF-8 */
+        }
+    } else if (strcmp(method, "AddHistoryEntry") == 0) {
+        grown = realloc(task.history, (task.history_count + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            rc = ACTOR_ENOMEM;
+        } else {
+            history_entry *e = &grown[task.history_count];
+            task.history = grown;
+            memset(e, 0, sizeof(*e));
+            task.history_count++;
+            e->entry = request_text(req, len);
+            now_iso(e->timestamp, sizeof(e->timestamp));
+            rc = e->entry ? task_state_state_set(ctx, &task, 0) : ACTOR_ENOMEM;
         }
     } else {
         rc = actor_error_set(ACTOR_EINVAL, "TaskActor has no method %s", method);
     }
-    json_decref(doc);
+    task_state_free(&task);
     return rc;
 }
 
@@ -135,39 +129,36 @@ static int task_invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const ch
 
 static int counter_activate(void **instance, actor_ctx *ctx, void *payload)
 {
-    actor_buf b = ACTOR_BUF_INIT;
-    int rc = actor_ctx_state_get(&b, ctx);
+    counter_state c;
+    actor_buf raw = ACTOR_BUF_INIT;
+    int rc = actor_ctx_state_get(&raw, ctx);
 
-    if (rc == ACTOR_ENOTFOUND)
-        rc = actor_ctx_state_set(ctx, "0", 1, 0);
-    actor_buf_dispose(&b);
-    return rc;
+    actor_buf_dispose(&raw);
+    if (rc != ACTOR_ENOTFOUND)
+        return rc; /* already initialised (0), or a real error */
+    counter_state_init(&c);
+    return counter_state_state_set(ctx, &c, 0);
 }
 
 static int counter_invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *method,
                           const void *req, size_t len, void *payload)
 {
-    actor_buf b = ACTOR_BUF_INIT;
+    counter_state c;
     char out[32];
-    long count;
-    int rc = actor_ctx_state_get(&b, ctx);
+    int rc = counter_state_state_get(&c, ctx);
 
     if (rc != 0)
         return rc;
-    count = atol(b.ptr);
-    actor_buf_dispose(&b);
     if (strcmp(method, "Increment") == 0) {
         /* Read, add, write back: safe without a lock, one turn at a time. */
-        snprintf(out, sizeof(out), "%ld", count + 1);
-        if ((rc = actor_ctx_state_set(ctx, out, strlen(out), 0)) != 0)
+        c.count++;
+        if ((rc = counter_state_state_set(ctx, &c, 0)) != 0)
             return rc;
-        return actor_buf_puts(resp, out);
+    } else if (strcmp(method, "GetCount") != 0) {
+        return actor_error_set(ACTOR_EINVAL, "CounterActor has no method %s", method);
     }
-    if (strcmp(method, "GetCount") == 0) {
-        snprintf(out, sizeof(out), "%ld", count);
-        return actor_buf_puts(resp, out);
-    }
-    return actor_error_set(ACTOR_EINVAL, "CounterActor has no method %s", method);
+    snprintf(out, sizeof(out), "%lld", (long long)c.count);
+    return actor_buf_puts(resp, out);
 }
 
 /* ---- driver -------------------------------------------------------------- */
@@ -218,7 +209,7 @@ static void on_done(int error, const void *resp, size_t len, void *payload)
 }
 
 static void post_task(actor_host *h, struct pending *p, const char *id, const char *method,
-                 const char *text)
+                      const char *text)
 {
     pthread_mutex_lock(&p->mu);
     p->left++;
@@ -282,10 +273,9 @@ int main(int argc, char **argv)
         pthread_cond_wait(&p.cv, &p.mu);
     pthread_mutex_unlock(&p.mu);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("drove %ld tasks (%ld durable writes) in %.2f s; %d created, %ld failed calls\n",
-           ntasks, ntasks * 4,
-           (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, g_created,
-           p.failed);
+    printf("drove %ld tasks (%ld durable writes) in %.2f s; %d created, %ld failed calls\n", ntasks,
+           ntasks * 4, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+           g_created, p.failed);
 
     /* 2. 100 concurrent increments from 4 threads. */
     for (int i = 0; i < 4; i++) {
@@ -321,22 +311,22 @@ int main(int argc, char **argv)
     if (start(&h, url) != 0)
         return 1;
     for (long i = 0; i < ntasks; i++) {
-        json_t *doc;
+        task_state task;
         snprintf(id, sizeof(id), "task-%ld", i);
         if (actor_invoke(&b, h, "TaskActor", id, "GetTask", NULL, 0) != 0) {
             fprintf(stderr, "taskboard: GetTask %s: %s\n", id, actor_error_last());
             bad++;
             continue;
         }
-        doc = json_loadb(b.ptr, b.size, 0, NULL);
-        if (doc && strcmp(json_string_value(json_object_get(doc, "status")), status_of(i)) == 0 &&
-            json_array_size(json_object_get(doc, "history")) == 2)
+        if (task_state_decode(&task, b.ptr, b.size, NULL) == 0 &&
+            strcmp(task.status, status_of(i)) == 0 && task.history_count == 2 &&
+            task.updated_at != NULL)
             ok++;
         else
             bad++;
         if (i == 0)
             printf("sample: %s\n", b.ptr);
-        json_decref(doc);
+        task_state_free(&task);
     }
     printf("recovered %ld of %ld tasks with their status and 2 history entries each "
            "(%d activations read existing state)\n",

@@ -20,7 +20,10 @@ typedef struct actor_buf {
     size_t asize;
 } actor_buf;
 
-#define ACTOR_BUF_INIT {NULL, 0, 0}
+#define ACTOR_BUF_INIT                                                                             \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Release the memory and reset the buffer to empty. NULL-safe. */
 ACTOR_API void actor_buf_dispose(actor_buf *buf);

@@ -67,7 +67,10 @@ typedef struct actor_host_options {
     /* Members above are valid for version 1. */
 } actor_host_options;
 
-#define ACTOR_HOST_OPTIONS_INIT {ACTOR_HOST_OPTIONS_VERSION}
+#define ACTOR_HOST_OPTIONS_INIT                                                                    \
+    {                                                                                              \
+        ACTOR_HOST_OPTIONS_VERSION                                                                 \
+    }
 
 /* Initialise an options structure to the current version and defaults. */
 ACTOR_API void actor_host_options_init(actor_host_options *opts);

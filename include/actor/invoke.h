@@ -25,9 +25,8 @@ ACTOR_BEGIN_DECLS
  * called it) returns ACTOR_EDEADLK at once instead of hanging.
  * Any thread.
  */
-ACTOR_API int actor_invoke(actor_buf *response, actor_host *host, const char *type,
-                           const char *id, const char *method, const void *request,
-                           size_t request_len);
+ACTOR_API int actor_invoke(actor_buf *response, actor_host *host, const char *type, const char *id,
+                           const char *method, const void *request, size_t request_len);
 
 /*
  * Completion of an asynchronous invoke. `error` is 0 or the failure code;

@@ -28,23 +28,35 @@ ACTOR_BEGIN_DECLS
  * 0, or ACTOR_ENOTFOUND when nothing is stored or it has expired. */
 ACTOR_API int actor_ctx_state_get(actor_buf *out, actor_ctx *ctx);
 
+/* Longest TTL accepted: 100 years, in milliseconds. */
+#define ACTOR_TTL_MAX ((int64_t)3153600000000)
+
 /* Store `len` bytes as the actor's state. `ttl_ms` > 0 expires it that many
- * milliseconds from now; 0 means it never expires; every write replaces the
- * previous expiry. ACTOR_ELEASE if this host no longer holds the actor's
+ * milliseconds from now (at most ACTOR_TTL_MAX); 0 means it never expires;
+ * every write replaces the previous expiry. ACTOR_ELEASE if this host no longer holds the actor's
  * lease (the write is not applied). */
 ACTOR_API int actor_ctx_state_set(actor_ctx *ctx, const void *value, size_t len, int64_t ttl_ms);
 
 /* Delete the actor's state. ACTOR_ENOTFOUND when nothing was stored. */
 ACTOR_API int actor_ctx_state_delete(actor_ctx *ctx);
 
+/* Like actor_ctx_state_get, and also how long the value has left: *ttl_ms
+ * is 0 when it never expires, else the milliseconds until it does (at least
+ * 1), by the store's clock at the read. For caches that must stop serving a
+ * value when it expires. */
+ACTOR_API int actor_ctx_state_get_ttl(actor_buf *out, int64_t *ttl_ms, actor_ctx *ctx);
+
 /* Service-level read of any actor's state. Same results as the ctx form.
  * Any thread (blocking). */
-ACTOR_API int actor_state_get(actor_buf *out, actor_host *host, const char *type,
-                              const char *id);
+ACTOR_API int actor_state_get(actor_buf *out, actor_host *host, const char *type, const char *id);
+
+/* Service-level form of actor_ctx_state_get_ttl. Any thread (blocking). */
+ACTOR_API int actor_state_get_ttl(actor_buf *out, int64_t *ttl_ms, actor_host *host,
+                                  const char *type, const char *id);
 
 /* Service-level write (administrative: not fenced). Any thread (blocking). */
-ACTOR_API int actor_state_set(actor_host *host, const char *type, const char *id,
-                              const void *value, size_t len, int64_t ttl_ms);
+ACTOR_API int actor_state_set(actor_host *host, const char *type, const char *id, const void *value,
+                              size_t len, int64_t ttl_ms);
 
 /* Service-level delete. ACTOR_ENOTFOUND when absent. Any thread. */
 ACTOR_API int actor_state_delete(actor_host *host, const char *type, const char *id);

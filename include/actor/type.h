@@ -74,7 +74,10 @@ typedef struct actor_type {
     /* Members above are valid for version 1. */
 } actor_type;
 
-#define ACTOR_TYPE_INIT {ACTOR_TYPE_VERSION, NULL, NULL, NULL, NULL, 0}
+#define ACTOR_TYPE_INIT                                                                            \
+    {                                                                                              \
+        ACTOR_TYPE_VERSION, NULL, NULL, NULL, NULL, 0                                              \
+    }
 
 /* Initialise a type structure to the current version. */
 ACTOR_API void actor_type_init(actor_type *type);
@@ -100,7 +103,9 @@ ACTOR_API int actor_ctx_halt(actor_ctx *ctx);
  * static descriptor). The runtime drops it (calling free_fn) whenever the
  * actor's state is written or deleted through its ctx and when the actor is
  * deactivated. actor_ctx_cache_get returns NULL when the slot is empty or
- * holds a value with another tag. Inside the actor's callbacks only.
+ * holds a value with another tag. When actor_ctx_cache_set fails it does
+ * not take `value`: the caller still owns it. Inside the actor's callbacks
+ * only.
  */
 ACTOR_API void *actor_ctx_cache_get(actor_ctx *ctx, const void *tag);
 ACTOR_API int actor_ctx_cache_set(actor_ctx *ctx, const void *tag, void *value,

@@ -181,8 +181,8 @@ int main(int argc, char **argv)
         } else if (sscanf(line, "get %511s", a) == 1) {
             do_call("get", a);
         } else if (sscanf(line, "gateset %511s %511[^\n]", a, b) == 2) {
-            if (actor_invoke_async(g_host, "counter", a, "gateset", b, strlen(b) + 1,
-                                   gateset_done, NULL) == 0)
+            if (actor_invoke_async(g_host, "counter", a, "gateset", b, strlen(b) + 1, gateset_done,
+                                   NULL) == 0)
                 say("queued");
             else
                 say("err %d %s", actor_error_last_code(), actor_error_last());

@@ -238,8 +238,8 @@ static void race(int idle_ms, int rounds)
     T_EQ(wrong, 0);
     T_EQ(holders_bad, 0);
     T_CHECK(called >= RACE_ACTORS); /* every actor was won by someone */
-    fprintf(stderr, "  race idle=%d: %ld acknowledged increments over %d actors\n", idle_ms,
-            called, RACE_ACTORS);
+    fprintf(stderr, "  race idle=%d: %ld acknowledged increments over %d actors\n", idle_ms, called,
+            RACE_ACTORS);
     actor_provider_free(pr);
     for (int i = 0; i < RACE_PROCS; i++)
         proc_stop(&p[i]);
@@ -404,8 +404,7 @@ static void test_cleanup(void)
     T_ASSERT(pr != NULL);
     /* Wait until C counts as dead: its lease shows a dead holder. */
     memset(&li, 0, sizeof(li));
-    T_ASSERT(T_WAIT_UNTIL(pr->lease_get(&li, pr, "counter", "c1") == 0 && !li.holder_alive,
-                          20000));
+    T_ASSERT(T_WAIT_UNTIL(pr->lease_get(&li, pr, "counter", "c1") == 0 && !li.holder_alive, 20000));
     actor_lease_info_dispose(&li);
     /* A and B clean at the same moment; each row goes once. */
     proc_send(&a, "cleanup");

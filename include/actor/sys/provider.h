@@ -36,7 +36,9 @@ typedef struct actor_provider_config {
     const char *table_prefix;
     /* How long a call may wait for a lock, a connection or the server. */
     int64_t timeout_ms;
-    /* Connections the provider may open. */
+    /* Connections the provider may open for concurrent calls (SQLite:
+     * reader connections beside its writer; 0 there means reads share the
+     * writer). */
     unsigned int pool_size;
     /* A host whose last heartbeat is older than this is dead: its leases
      * may be taken over. */
@@ -48,11 +50,16 @@ typedef struct actor_provider_config {
 typedef enum actor_store_op_kind {
     /* Upsert the state of (type, id) with value/value_len and ttl_ms. */
     ACTOR_STORE_STATE_SET = 1,
-    /* Delete the state of (type, id); result ACTOR_ENOTFOUND if absent. */
+    /* Delete the state of (type, id); result ACTOR_ENOTFOUND if absent or
+     * expired (an expired row is removed all the same). */
     ACTOR_STORE_STATE_DELETE = 2,
     /* Take the lease of (type, id) for host_id: succeeds when no lease row
-     * exists (epoch 1), or the row's host is host_id itself or is dead (the
-     * row is taken over and its epoch incremented). Sets out_epoch. When a
+     * exists (epoch 1), or when the row's host is host_id itself or is dead:
+     * in both of these cases the row gets host_id and its epoch + 1. Sets
+     * out_epoch. (A released row is deleted, so a later acquire starts at 1
+     * again; fencing stays sound because a host starts a new activation of
+     * an actor only after every write of its previous one has completed,
+     * and another host's (host, epoch) never matches.) When a
      * live other host holds it: result ACTOR_ELEASE, holder_id and
      * holder_address filled, nothing written. */
     ACTOR_STORE_LEASE_ACQUIRE = 3,
@@ -118,17 +125,19 @@ struct actor_provider {
 
     /* Read the state of (type, id) into out. 0, or ACTOR_ENOTFOUND when
      * absent or expired. */
-    int (*state_get)(actor_buf *out, actor_provider *provider, const char *type,
-                     const char *id);
+    int (*state_get)(actor_buf *out, actor_provider *provider, const char *type, const char *id);
 
     /*
      * Apply `n` writes in ONE transaction, in order, and fill each op's
      * result. Per-op outcomes (ACTOR_ENOTFOUND, ACTOR_ELEASE) do not abort
-     * the others. Return 0 when the transaction committed durably; any other
-     * return means nothing of the batch was applied (results are then
-     * ignored). The runtime groups concurrent writes of many actors into one
-     * call (group commit); within one batch a (type, id) may appear several
-     * times and later ops see earlier ones.
+     * the others. Return 0 only when the transaction committed durably. Any
+     * other return means the batch was not committed, or, for a server whose
+     * connection broke after the commit was sent, that its outcome is
+     * unknown; results are then ignored and every caller gets the error.
+     * Every op is an overwrite, a delete or a conditional lease change, so a
+     * caller retrying after an unknown outcome cannot corrupt anything. The runtime groups
+     * concurrent writes of many actors into one call (group commit); within one batch a (type, id)
+     * may appear several times and later ops see earlier ones.
      */
     int (*apply)(actor_provider *provider, actor_store_op **ops, size_t n);
 
@@ -142,7 +151,8 @@ struct actor_provider {
      * call host_register again. */
     int (*host_heartbeat)(actor_provider *provider, const char *host_id);
 
-    /* Remove host_id's row and every lease it holds. */
+    /* Remove host_id's row and every lease it holds (0 also when there was
+     * no such row). */
     int (*host_remove)(actor_provider *provider, const char *host_id);
 
     /* Read the lease row of (type, id). ACTOR_ENOTFOUND when none. */
@@ -150,21 +160,37 @@ struct actor_provider {
                      const char *id);
 
     /*
-     * Remove at most `limit` rows of expired state, and hosts (with their
-     * leases) whose heartbeat is older than the lease deadline, at most
-     * `limit` of each, in short transactions. Adds what it removed to *out.
+     * Remove expired state, the leases of hosts that are dead (heartbeat
+     * older than the lease deadline, or no host row), and dead hosts that
+     * hold no lease any more: at most `limit` rows of each of the three
+     * kinds per call, each kind in its own short transaction. Adds what it
+     * removed to *out. The runtime calls it again while a kind comes back
+     * full. Concurrent calls never count one row twice (count what a delete
+     * removed, not what a select saw). limit 0 removes nothing.
      */
     int (*cleanup)(actor_cleanup_counts *out, actor_provider *provider, size_t limit);
 
     /*
-     * Claim the periodic job `job` ("cleanup") for host_id: atomically, if
+     * Claim the periodic job `job` ("cleanup"; a name of at most
+     * ACTOR_TYPE_NAME_MAX bytes) for host_id: atomically, if
      * nobody claimed it within the last `interval_ms` (by the store's
-     * clock), record (host_id, now) and return 1; otherwise return 0. So
-     * among any number of hosts at most one runs the job per interval.
+     * clock), record (host_id, now) and return 1; otherwise return 0, also
+     * to the host that holds the current claim. So among any number of
+     * hosts at most one runs the job per interval.
      * Negative on error. Optional: NULL means every host runs its jobs.
      */
     int (*job_claim)(actor_provider *provider, const char *job, const char *host_id,
                      int64_t interval_ms);
+
+    /*
+     * Like state_get, and also the value's remaining lifetime by the store's
+     * clock at the read: *ttl_ms = 0 when it never expires, else the
+     * milliseconds left (at least 1). Lets an activation stop serving a
+     * cached value when it expires. Optional: NULL means the runtime falls
+     * back on state_get and treats values it reads as never expiring.
+     */
+    int (*state_get_ttl)(actor_buf *out, int64_t *ttl_ms, actor_provider *provider,
+                         const char *type, const char *id);
 
     /* Members above are valid for version 1. */
 };
