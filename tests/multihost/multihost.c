@@ -289,6 +289,14 @@ static void test_kill9_takeover(void)
         snprintf(want, sizeof(want), "ok %d", i);
         T_STREQ(line, want);
     }
+    /* Service-level writes are administrative: not fenced, so B may write
+     * an actor A holds, and A's next turn reads it from the store. */
+    T_ASSERT(proc_call(&a, line, sizeof(line), "inc adm", 10000) == 0);
+    T_STREQ(line, "ok 1");
+    T_ASSERT(proc_call(&b, line, sizeof(line), "ttlset adm 0 50", 10000) == 0);
+    T_STREQ(line, "ok");
+    T_ASSERT(proc_call(&a, line, sizeof(line), "inc adm", 10000) == 0);
+    T_STREQ(line, "ok 51");
     /* B cannot have it while A lives. */
     T_ASSERT(proc_call(&b, line, sizeof(line), "inc k1", 10000) == 0);
     T_CONTAINS(line, "err -11");
