@@ -1,14 +1,15 @@
 /*
  * activation.c: what happens when the pool runs an actor. The runner takes
- * messages from the actor's mailbox one at a time, in order, and for each:
- * activates the actor first if it is not active (lease, then the type's
- * activate hook), runs the turn (the invoke callback) or, for a HALT
- * message, deactivates it (hook, cache, lease). An actor is scheduled on the
- * pool at most once at a time, which is what makes its turns exclusive. After
- * a bounded number of messages the runner re-queues the actor so that one
- * busy actor cannot hold a worker forever. An actor deactivated with an
- * empty mailbox leaves the table; one that received messages meanwhile is
- * activated again on the next message.
+ * messages from the actor's mailbox one at a time, in order. An actor that
+ * is not active is activated first: its lease acquire goes to the group
+ * commit asynchronously and the actor is parked (no worker waits on the
+ * disk); when the acquire completes the actor is queued again, the type's
+ * activate hook runs, and turns follow. A HALT message deactivates it (hook,
+ * cache) and queues the lease release the same way; the actor leaves the
+ * table once the release is done, unless messages arrived meanwhile. An
+ * actor is scheduled on the pool at most once at a time, which is what makes
+ * its turns exclusive. After a bounded number of messages the runner
+ * re-queues the actor so that one busy actor cannot hold a worker forever.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,17 @@
 
 /* Messages one actor may handle before it yields its worker. */
 #define TURN_BUDGET 64
+
+/* A lease acquire or release in flight for one actor. */
+typedef struct actor__lease_req {
+    actor__commit_req req; /* first: the callback gets it back */
+    actor_store_op op;
+    actor_store_op *opp;
+    actor__actor *a;
+    actor__msg *halt; /* release: the HALT to answer once done */
+    int rc;
+    char msg[512];
+} lease_req;
 
 static _Thread_local const actor__frame *tls_frame;
 
@@ -52,72 +64,181 @@ void actor__cache_drop(actor__actor *a)
     c->free_fn = NULL;
 }
 
-/* Take or release this actor's lease through the group commit. */
-static int lease_op(actor__actor *a, actor_store_op_kind kind)
+void actor__actor_lost(actor__actor *a)
 {
-    actor_host *host = a->type->host;
+    pthread_mutex_t *mu = actor__table_lock_of(a->type->host->table, a);
+
+    pthread_mutex_lock(mu);
+    a->lost = 1;
+    pthread_mutex_unlock(mu);
+}
+
+static void set_status(actor__actor *a, int status)
+{
+    pthread_mutex_t *mu = actor__table_lock_of(a->type->host->table, a);
+
+    pthread_mutex_lock(mu);
+    a->status = (uint8_t)status;
+    pthread_mutex_unlock(mu);
+}
+
+/* The message naming who holds a lease we could not get. */
+static void lease_conflict(char *msg, size_t size, actor__actor *a, const actor_store_op *op)
+{
+    snprintf(msg, size, "actor %s/%s is active on host %s (address \"%s\")", a->type->name, a->id,
+             op->holder_id.ptr ? op->holder_id.ptr : "?",
+             op->holder_addr.ptr ? op->holder_addr.ptr : "");
+}
+
+static lease_req *lease_req_new(actor__actor *a, actor_store_op_kind kind)
+{
+    lease_req *lr = calloc(1, sizeof(*lr));
+
+    if (lr == NULL)
+        return NULL;
+    lr->op.kind = kind;
+    lr->op.type = a->type->name;
+    lr->op.id = a->id;
+    lr->op.fence_host = a->type->host->host_id;
+    lr->op.fence_epoch = a->epoch;
+    lr->opp = &lr->op;
+    lr->req.ops = &lr->opp;
+    lr->req.n = 1;
+    lr->a = a;
+    return lr;
+}
+
+/* A blocking lease release, for the rare paths that cannot wait for a
+ * callback (activate hook failed, out of memory). */
+static void release_now(actor__actor *a)
+{
     actor_store_op op;
     actor_store_op *ops[1] = {&op};
-    int rc;
 
     memset(&op, 0, sizeof(op));
-    op.kind = kind;
+    op.kind = ACTOR_STORE_LEASE_RELEASE;
     op.type = a->type->name;
     op.id = a->id;
-    op.fence_host = host->host_id;
+    op.fence_host = a->type->host->host_id;
     op.fence_epoch = a->epoch;
-    rc = actor__commit_apply(host->commit, ops, 1);
-    if (rc == 0) {
-        rc = op.result;
-        if (kind == ACTOR_STORE_LEASE_ACQUIRE && rc == 0)
-            a->epoch = op.out_epoch;
-        else if (rc == ACTOR_ELEASE)
-            actor_error_set(ACTOR_ELEASE, "actor %s/%s is active on host %s (address \"%s\")",
-                            a->type->name, a->id, op.holder_id.ptr ? op.holder_id.ptr : "?",
-                            op.holder_addr.ptr ? op.holder_addr.ptr : "");
-    }
+    /* A failed release leaves a row that take-over resolves later. */
+    (void)actor__commit_apply(a->type->host->commit, ops, 1);
     actor_store_op_dispose(&op);
+}
+
+/* ---- activation ------------------------------------------------------------ */
+
+static void acquire_done(actor__commit_req *req, int rc, const char *msg)
+{
+    lease_req *lr = (lease_req *)req;
+    actor__actor *a = lr->a;
+
+    if (rc == 0)
+        rc = lr->op.result;
+    if (rc == 0)
+        a->epoch = lr->op.out_epoch;
+    else if (rc == ACTOR_ELEASE)
+        lease_conflict(lr->msg, sizeof(lr->msg), a, &lr->op);
+    else
+        snprintf(lr->msg, sizeof(lr->msg), "activation of %s/%s: lease: %s", a->type->name,
+                 a->id, msg && msg[0] ? msg : actor_strerror(rc));
+    lr->rc = rc;
+    actor_store_op_dispose(&lr->op);
+    /* The actor is still scheduled (parked): queue it to continue. */
+    set_status(a, ACTOR__ACQUIRED);
+    actor__pool_push(a->type->host->pool, &a->run);
+}
+
+/* Start the lease acquire; the actor is parked until acquire_done. 0, or
+ * ACTOR_ENOMEM when nothing was started. */
+static int start_acquire(actor__actor *a)
+{
+    lease_req *lr = lease_req_new(a, ACTOR_STORE_LEASE_ACQUIRE);
+
+    if (lr == NULL)
+        return actor__error_oom();
+    lr->req.cb = acquire_done;
+    a->lease = lr;
+    set_status(a, ACTOR__ACQUIRING);
+    actor__commit_submit(a->type->host->commit, &lr->req);
+    return 0;
+}
+
+/* Consume the acquire's result. 0 (the lease is held, a->epoch set), or its
+ * error with the message recorded. */
+static int take_lease_result(actor__actor *a)
+{
+    lease_req *lr = a->lease;
+    int rc = lr->rc;
+
+    if (rc != 0)
+        actor_error_set(rc, "%s", lr->msg);
+    free(lr);
+    a->lease = NULL;
     return rc;
 }
 
-static int activate(actor__actor *a, const actor__frame *frame)
+/* Run the type's activate hook under the lease just taken. */
+static int run_activate(actor__actor *a, const actor__frame *frame)
 {
     actor__type_entry *te = a->type;
     int rc;
 
-    rc = lease_op(a, ACTOR_STORE_LEASE_ACQUIRE);
-    if (rc != 0)
-        return rc;
     a->instance = NULL;
-    if (te->type.activate) {
-        tls_frame = frame;
-        actor_error_clear();
-        rc = te->type.activate(&a->instance, (actor_ctx *)a, te->payload);
-        tls_frame = NULL;
-        if (rc != 0) {
-            char msg[1024];
-            snprintf(msg, sizeof(msg), "%s", actor_error_last());
-            actor__cache_drop(a);
-            (void)lease_op(a, ACTOR_STORE_LEASE_RELEASE);
-            if (rc > 0)
-                rc = ACTOR_ERROR;
-            actor_error_set(rc, "activation of %s/%s failed: %s", te->name, a->id,
-                            msg[0] ? msg : actor_strerror(rc));
-            return rc;
-        }
+    if (te->type.activate == NULL)
+        return 0;
+    tls_frame = frame;
+    actor_error_clear();
+    rc = te->type.activate(&a->instance, (actor_ctx *)a, te->payload);
+    tls_frame = NULL;
+    if (rc != 0) {
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "%s", actor_error_last());
+        actor__cache_drop(a);
+        free(a->cache);
+        a->cache = NULL;
+        release_now(a);
+        if (rc > 0)
+            rc = ACTOR_ERROR;
+        actor_error_set(rc, "activation of %s/%s failed: %s", te->name, a->id,
+                        msg[0] ? msg : actor_strerror(rc));
     }
-    return 0;
+    return rc;
 }
 
-/* Run the deactivate hook and let go of the activation. When the lease was
- * lost (`lost`), the hook runs with state writes refused and the lease row,
- * which may be another host's by now, is left alone. */
-static void deactivate(actor__actor *a, const actor__frame *frame, int lost)
+/* Activation failed: fail every queued message (a HALT is answered with 0),
+ * take the actor out of the table and free it. */
+static void fail_all(actor__actor *a, pthread_mutex_t *mu, int rc)
+{
+    actor_host *host = a->type->host;
+    char msg[1024];
+    actor__msg *rest, *next;
+
+    snprintf(msg, sizeof(msg), "%s", actor_error_last());
+    pthread_mutex_lock(mu);
+    rest = a->mhead;
+    a->mhead = a->mtail = NULL;
+    a->halt_queued = 0;
+    actor__table_remove_locked(host->table, a);
+    pthread_mutex_unlock(mu);
+    free(a->cache);
+    free(a);
+    for (; rest; rest = next) {
+        next = rest->next;
+        actor__msg_complete(rest, rest->kind == ACTOR__MSG_HALT ? 0 : rc, NULL, msg);
+    }
+}
+
+/* ---- deactivation ------------------------------------------------------------ */
+
+/* Run the deactivate hook and let go of the instance and cache. When the
+ * lease was lost the hook runs with state writes refused. */
+static void run_deactivate(actor__actor *a, const actor__frame *frame, int lost)
 {
     actor__type_entry *te = a->type;
 
     if (lost)
-        a->status = ACTOR__DROPPING;
+        set_status(a, ACTOR__DROPPING);
     if (te->type.deactivate) {
         tls_frame = frame;
         te->type.deactivate(a->instance, (actor_ctx *)a, te->payload);
@@ -127,14 +248,72 @@ static void deactivate(actor__actor *a, const actor__frame *frame, int lost)
     actor__cache_drop(a);
     free(a->cache);
     a->cache = NULL;
-    /* A failed release leaves a row that take-over resolves later. */
-    if (!lost)
-        (void)lease_op(a, ACTOR_STORE_LEASE_RELEASE);
-    a->status = ACTOR__NEW;
     actor_error_clear();
 }
 
-static void run_turn(actor__actor *a, actor__msg *m, const actor__frame *frame, actor_buf *response)
+/* The actor is deactivated and its lease let go: answer the HALT, and leave
+ * the table unless messages came in meanwhile (then queue it again to
+ * activate anew). `requeue`: whether this thread must push it (callbacks)
+ * or is the runner that goes on with it (returns 1 then). */
+static int halt_finished(actor__actor *a, actor__msg *halt, int requeue)
+{
+    actor_host *host = a->type->host;
+    pthread_mutex_t *mu = actor__table_lock_of(host->table, a);
+
+    pthread_mutex_lock(mu);
+    a->status = ACTOR__NEW;
+    if (a->mhead == NULL) {
+        /* Answer the halt only once the actor is out of the table, so a
+         * caller that waited sees it gone. */
+        actor__table_remove_locked(host->table, a);
+        pthread_mutex_unlock(mu);
+        free(a);
+        actor__msg_complete(halt, 0, NULL, NULL);
+        return 0;
+    }
+    pthread_mutex_unlock(mu);
+    actor__msg_complete(halt, 0, NULL, NULL);
+    if (requeue)
+        actor__pool_push(host->pool, &a->run);
+    return 1;
+}
+
+static void release_done(actor__commit_req *req, int rc, const char *msg)
+{
+    lease_req *lr = (lease_req *)req;
+    actor__actor *a = lr->a;
+    actor__msg *halt = lr->halt;
+
+    /* A failed release leaves a row that take-over resolves later. */
+    actor_store_op_dispose(&lr->op);
+    free(lr);
+    a->lease = NULL;
+    (void)halt_finished(a, halt, 1);
+}
+
+/* Queue the lease release of a deactivated actor; `halt` is answered when it
+ * is done. 1 when the release is in flight (the actor is parked), 0 when it
+ * was done here (out of memory: blocking fallback) and the runner goes on. */
+static int start_release(actor__actor *a, actor__msg *halt)
+{
+    lease_req *lr = lease_req_new(a, ACTOR_STORE_LEASE_RELEASE);
+
+    if (lr == NULL) {
+        release_now(a);
+        return 0;
+    }
+    lr->req.cb = release_done;
+    lr->halt = halt;
+    a->lease = lr;
+    set_status(a, ACTOR__RELEASING);
+    actor__commit_submit(a->type->host->commit, &lr->req);
+    return 1;
+}
+
+/* ---- turns -------------------------------------------------------------------- */
+
+static void run_turn(actor__actor *a, actor__msg *m, const actor__frame *frame,
+                     actor_buf *response)
 {
     actor__type_entry *te = a->type;
     int rc;
@@ -142,8 +321,8 @@ static void run_turn(actor__actor *a, actor__msg *m, const actor__frame *frame, 
     actor_buf_clear(response);
     tls_frame = frame;
     actor_error_clear();
-    rc = te->type.invoke(response, a->instance, (actor_ctx *)a, m->method, m->data, m->request_len,
-                         te->payload);
+    rc = te->type.invoke(response, a->instance, (actor_ctx *)a, m->method, m->data,
+                         m->request_len, te->payload);
     tls_frame = NULL;
     if (rc > 0)
         rc = actor_error_set(ACTOR_ERROR, "%s/%s %s returned %d", te->name, a->id, m->method, rc);
@@ -164,7 +343,7 @@ void actor__activation_run(actor__runnable *item, void *payload)
     int budget = TURN_BUDGET;
     actor__msg *m;
     actor__frame frame;
-    int lost;
+    int lost, rc;
     /* Responses of this run; one allocation serves the whole batch. */
     actor_buf response = ACTOR_BUF_INIT;
 
@@ -173,17 +352,65 @@ void actor__activation_run(actor__runnable *item, void *payload)
         m = a->mhead;
         if (m == NULL) {
             a->scheduled = 0;
-            pthread_mutex_unlock(mu);
-            actor_buf_dispose(&response);
-            return;
+            break;
         }
         if (budget-- == 0) {
             /* Yield: still scheduled, back to the end of the run queue. */
             pthread_mutex_unlock(mu);
             actor__pool_push(host->pool, &a->run);
-            actor_buf_dispose(&response);
-            return;
+            goto out;
         }
+        /* Hooks run in the call chain of the message that caused them. */
+        frame.actor = a;
+        frame.parent = m->chain;
+
+        if (a->status == ACTOR__ACQUIRED) {
+            pthread_mutex_unlock(mu);
+            rc = take_lease_result(a);
+            if (rc == 0 && m->kind == ACTOR__MSG_HALT) {
+                /* Halted before it ever ran: give the lease back, no hooks. */
+                pthread_mutex_lock(mu);
+                a->mhead = m->next;
+                if (a->mhead == NULL)
+                    a->mtail = NULL;
+                a->halt_queued = 0;
+                pthread_mutex_unlock(mu);
+                if (start_release(a, m) || !halt_finished(a, m, 0))
+                    goto out;
+                pthread_mutex_lock(mu);
+                continue;
+            }
+            if (rc == 0)
+                rc = run_activate(a, &frame);
+            if (rc != 0) {
+                fail_all(a, mu, rc);
+                goto out;
+            }
+            set_status(a, ACTOR__ACTIVE);
+            pthread_mutex_lock(mu);
+            continue;
+        }
+        if (a->status == ACTOR__NEW && m->kind == ACTOR__MSG_INVOKE) {
+            /* Activate: the lease first, asynchronously. The actor stays
+             * scheduled, so nothing else runs it meanwhile. */
+            pthread_mutex_unlock(mu);
+            rc = start_acquire(a);
+            if (rc != 0)
+                fail_all(a, mu, rc);
+            goto out;
+        }
+        if (a->lost && a->status == ACTOR__ACTIVE && m->kind == ACTOR__MSG_INVOKE) {
+            /* The lease is gone (a write was fenced, or the heartbeat
+             * lapsed): drop this activation without writing; the message
+             * then activates the actor again if its lease can be had. */
+            a->lost = 0;
+            pthread_mutex_unlock(mu);
+            run_deactivate(a, &frame, 1);
+            set_status(a, ACTOR__NEW);
+            pthread_mutex_lock(mu);
+            continue;
+        }
+
         a->mhead = m->next;
         if (a->mhead == NULL)
             a->mtail = NULL;
@@ -193,76 +420,23 @@ void actor__activation_run(actor__runnable *item, void *payload)
         a->lost = 0;
         pthread_mutex_unlock(mu);
 
-        frame.actor = a;
-        frame.parent = m->chain;
-
-        if (lost && a->status == ACTOR__ACTIVE && m->kind != ACTOR__MSG_HALT) {
-            /* The lease is gone (a write was fenced or the heartbeat lapsed):
-             * drop this activation without writing; the message below
-             * activates the actor again if its lease can be had. */
-            deactivate(a, &frame, 1);
-        }
-
         if (m->kind == ACTOR__MSG_HALT) {
-            if (a->status == ACTOR__ACTIVE)
-                deactivate(a, &frame, lost);
-            a->status = ACTOR__NEW;
-            /* Answer the halt only once the actor is out of the table, so a
-             * caller that waited sees it gone. */
-            pthread_mutex_lock(mu);
-            if (a->mhead == NULL) {
-                actor__table_remove_locked(host->table, a);
-                pthread_mutex_unlock(mu);
-                free(a);
-                actor__msg_complete(m, 0, NULL, NULL);
-                actor_buf_dispose(&response);
-                return;
+            if (a->status == ACTOR__ACTIVE) {
+                run_deactivate(a, &frame, lost);
+                if (!lost && start_release(a, m))
+                    goto out; /* release_done finishes the halt */
             }
-            pthread_mutex_unlock(mu);
-            actor__msg_complete(m, 0, NULL, NULL);
+            if (!halt_finished(a, m, 0))
+                goto out;
             pthread_mutex_lock(mu);
             continue;
-        }
-
-        if (a->status != ACTOR__ACTIVE) {
-            int rc = activate(a, &frame);
-            if (rc != 0) {
-                /* Fail this message and every one queued behind it; the
-                 * next message tries to activate again. */
-                char msg[1024];
-                actor__msg *rest;
-                snprintf(msg, sizeof(msg), "%s", actor_error_last());
-                pthread_mutex_lock(mu);
-                rest = a->mhead;
-                a->mhead = a->mtail = NULL;
-                a->halt_queued = 0;
-                actor__table_remove_locked(host->table, a);
-                pthread_mutex_unlock(mu);
-                free(a->cache);
-                free(a);
-                actor__msg_complete(m, rc, NULL, msg);
-                while (rest) {
-                    actor__msg *next = rest->next;
-                    actor__msg_complete(rest, rest->kind == ACTOR__MSG_HALT ? 0 : rc, NULL, msg);
-                    rest = next;
-                }
-                actor_buf_dispose(&response);
-                return;
-            }
-            a->status = ACTOR__ACTIVE;
         }
 
         run_turn(a, m, &frame, &response);
         pthread_mutex_lock(mu);
         a->last_used_ms = actor__mono_ms();
     }
-}
-
-void actor__actor_lost(actor__actor *a)
-{
-    pthread_mutex_t *mu = actor__table_lock_of(a->type->host->table, a);
-
-    pthread_mutex_lock(mu);
-    a->lost = 1;
     pthread_mutex_unlock(mu);
+out:
+    actor_buf_dispose(&response);
 }

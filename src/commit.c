@@ -1,13 +1,19 @@
 /*
  * commit.c: group commit. Every durable write of the runtime (state set and
- * delete, lease acquire and release) goes through actor__commit_apply(). The
- * callers queue up; the one at the front becomes the leader, takes every op
- * queued behind it (up to max_batch), hands them to the provider's apply()
- * as one transaction, and wakes the others with the outcome. While the
- * leader waits on the disk, new callers queue behind it and form the next
- * batch, so the number of transactions follows the disk's speed, not the
- * number of writers, and no caller returns before its write is durable.
- * No thread of its own: the leader is always a caller.
+ * delete, lease acquire and release) goes through here. Requests queue up;
+ * whoever finds no leader at work becomes the leader, takes every op queued
+ * (up to max_batch), hands them to the provider's apply() as one
+ * transaction, and completes them with the outcome. While the leader waits
+ * on the disk, new requests queue behind it and form the next batch, so the
+ * number of transactions follows the disk's speed, not the number of
+ * writers, and no caller is told "done" before its write is durable.
+ *
+ * Two kinds of request: blocking (actor__commit_apply: the caller waits on
+ * its own stack) and asynchronous (actor__commit_submit: a callback runs
+ * when it is done, so a worker can go on with other actors; used for lease
+ * acquire and release around activations). The leader keeps leading while
+ * asynchronous requests are queued and hands over to a blocking caller at
+ * the head of the queue. No thread of its own: the leader is always a caller.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,19 +21,9 @@
 
 #include "internal.h"
 
-typedef struct creq {
-    struct creq *next;
-    actor_store_op **ops;
-    size_t n;
-    int done;
-    int rc;
-    pthread_cond_t cv;
-    char msg[512];
-} creq;
-
 struct actor__commit {
     pthread_mutex_t mu;
-    creq *head, *tail;
+    actor__commit_req *head, *tail;
     int leader_active;
     actor_provider *provider;
     size_t max_batch;
@@ -59,13 +55,15 @@ void actor__commit_free(actor__commit *c)
     free(c);
 }
 
-static int gather(actor__commit *c, creq *first, creq **last_out, size_t *total_out)
+/* Gather the ops of the requests from the head on into c->batch, up to
+ * max_batch (at least the head's). Called with c->mu held, by the leader. */
+static int gather(actor__commit *c, actor__commit_req **last_out, size_t *total_out)
 {
     size_t total = 0;
-    creq *r, *last = first;
+    actor__commit_req *r, *last = c->head;
 
-    for (r = first; r; r = r->next) {
-        if (r != first && total + r->n > c->max_batch)
+    for (r = c->head; r; r = r->next) {
+        if (r != c->head && total + r->n > c->max_batch)
             break;
         total += r->n;
         last = r;
@@ -79,7 +77,7 @@ static int gather(actor__commit *c, creq *first, creq **last_out, size_t *total_
         c->batch_cap = cap;
     }
     total = 0;
-    for (r = first;; r = r->next) {
+    for (r = c->head;; r = r->next) {
         memcpy(c->batch + total, r->ops, r->n * sizeof(*r->ops));
         total += r->n;
         if (r == last)
@@ -90,72 +88,126 @@ static int gather(actor__commit *c, creq *first, creq **last_out, size_t *total_
     return 0;
 }
 
+/* Lead: commit batches until the queue is empty or a blocking request is at
+ * its head (it takes over). Called with c->mu held and leader_active set;
+ * returns with c->mu held and leader_active clear. Asynchronous completions
+ * run with the lock released. */
+static void lead(actor__commit *c)
+{
+    actor__commit_req *r, *last, *next, *async_done;
+    size_t total;
+    int rc;
+    char msg[512];
+
+    for (;;) {
+        /* On failure to gather, the head request alone fails. */
+        last = c->head;
+        total = 0;
+        rc = gather(c, &last, &total);
+        pthread_mutex_unlock(&c->mu);
+        if (rc == 0) {
+            actor__pool_block_enter();
+            rc = c->provider->apply(c->provider, c->batch, total);
+            actor__pool_block_leave();
+        }
+        snprintf(msg, sizeof(msg), "%s", rc ? actor_error_last() : "");
+        pthread_mutex_lock(&c->mu);
+
+        async_done = NULL;
+        for (r = c->head;; r = next) {
+            next = r->next;
+            r->rc = rc;
+            if (r->cb) {
+                r->next = async_done; /* completed below, unlocked */
+                async_done = r;
+            } else {
+                if (rc != 0)
+                    snprintf(r->msg, sizeof(r->msg), "%s", msg);
+                r->done = 1;
+                pthread_cond_signal(r->cv);
+            }
+            if (r == last)
+                break;
+        }
+        c->head = next;
+        if (c->head == NULL)
+            c->tail = NULL;
+        if (async_done) {
+            pthread_mutex_unlock(&c->mu);
+            for (r = async_done; r; r = next) {
+                next = r->next; /* the callback may free r */
+                r->cb(r, rc, msg);
+            }
+            pthread_mutex_lock(&c->mu);
+        }
+        if (c->head == NULL)
+            break;
+        if (c->head->cb == NULL) {
+            /* A blocking caller is next: let it lead its own batch. */
+            c->leader_active = 0;
+            pthread_cond_signal(c->head->cv);
+            return;
+        }
+    }
+    c->leader_active = 0;
+}
+
+static void enqueue(actor__commit *c, actor__commit_req *r)
+{
+    r->next = NULL;
+    if (c->tail)
+        c->tail->next = r;
+    else
+        c->head = r;
+    c->tail = r;
+}
+
+void actor__commit_submit(actor__commit *c, actor__commit_req *r)
+{
+    r->done = 0;
+    r->rc = 0;
+    pthread_mutex_lock(&c->mu);
+    enqueue(c, r);
+    if (!c->leader_active) {
+        c->leader_active = 1;
+        lead(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
 int actor__commit_apply(actor__commit *c, actor_store_op **ops, size_t n)
 {
-    creq self;
-    creq *r, *last = NULL, *next;
-    size_t total = 0;
-    int rc;
+    actor__commit_req self;
+    pthread_cond_t cv;
 
     if (n == 0)
         return 0;
     memset(&self, 0, sizeof(self));
     self.ops = ops;
     self.n = n;
-    pthread_cond_init(&self.cv, NULL);
+    pthread_cond_init(&cv, NULL);
+    self.cv = &cv;
 
     pthread_mutex_lock(&c->mu);
-    if (c->tail)
-        c->tail->next = &self;
-    else
-        c->head = &self;
-    c->tail = &self;
-    if (!self.done && (c->leader_active || c->head != &self)) {
-        actor__pool_block_enter();
-        while (!self.done && (c->leader_active || c->head != &self))
-            pthread_cond_wait(&self.cv, &c->mu);
-        pthread_mutex_unlock(&c->mu);
-        actor__pool_block_leave();
-        pthread_mutex_lock(&c->mu);
+    enqueue(c, &self);
+    while (!self.done) {
+        if (c->leader_active) {
+            /* Lock order commit -> pool: the pool never calls in here. */
+            actor__pool_block_enter();
+            while (!self.done && c->leader_active)
+                pthread_cond_wait(&cv, &c->mu);
+            actor__pool_block_leave();
+        } else {
+            /* No leader at work: lead. The batch starts at the head, which
+             * is us or a request queued before us; if a leader hands over
+             * to us before reaching our request, we lead again. */
+            c->leader_active = 1;
+            lead(c);
+        }
     }
-    if (self.done) {
-        pthread_mutex_unlock(&c->mu);
-        pthread_cond_destroy(&self.cv);
-        if (self.rc != 0)
-            actor_error_set(self.rc, "%s", self.msg);
-        return self.rc;
-    }
-
-    /* Leader: commit everything from the head (us) onwards. */
-    c->leader_active = 1;
-    rc = gather(c, &self, &last, &total);
     pthread_mutex_unlock(&c->mu);
-
-    if (rc == 0) {
-        actor__pool_block_enter();
-        rc = c->provider->apply(c->provider, c->batch, total);
-        actor__pool_block_leave();
-    }
-
-    pthread_mutex_lock(&c->mu);
-    for (r = &self;; r = next) {
-        next = r->next;
-        r->rc = rc;
-        r->done = 1;
-        if (rc != 0 && r != &self)
-            snprintf(r->msg, sizeof(r->msg), "%s", actor_error_last());
-        if (r != &self)
-            pthread_cond_signal(&r->cv);
-        if (r == last)
-            break;
-    }
-    c->head = last->next;
-    if (c->head == NULL)
-        c->tail = NULL;
-    c->leader_active = 0;
-    if (c->head)
-        pthread_cond_signal(&c->head->cv);
-    pthread_mutex_unlock(&c->mu);
-    pthread_cond_destroy(&self.cv);
-    return rc;
+    pthread_cond_destroy(&cv);
+    if (self.rc != 0)
+        actor_error_set(self.rc, "%s", self.msg[0] ? self.msg : actor_strerror(self.rc));
+    return self.rc;
 }

@@ -56,7 +56,27 @@ void actor__pool_free(actor__pool *pool);
 
 /* ---- commit.c: group commit -------------------------------------------- */
 typedef struct actor__commit actor__commit;
+
+/* One request: `n` ops committed together with whatever else is queued. */
+typedef struct actor__commit_req {
+    struct actor__commit_req *next;
+    actor_store_op **ops;
+    size_t n;
+    int done; /* blocking requests */
+    int rc;
+    pthread_cond_t *cv; /* blocking requests: where the caller waits */
+    /* Asynchronous requests: called once with the transaction's outcome
+     * (per-op outcomes are in the ops) and its error message, on whichever
+     * thread led the commit, without locks held. It may free `req`. */
+    void (*cb)(struct actor__commit_req *req, int rc, const char *msg);
+    char msg[512]; /* blocking requests: the error message */
+} actor__commit_req;
+
 int actor__commit_new(actor__commit **out, actor_provider *provider, size_t max_batch);
+/* Queue an asynchronous request (req->ops, req->n and req->cb set; the
+ * request must stay valid until its callback). The callback may run before
+ * this returns, on this thread, if it becomes the leader. */
+void actor__commit_submit(actor__commit *commit, actor__commit_req *req);
 /* Apply `n` ops durably. Concurrent callers are folded into one provider
  * apply() (one transaction): the first waiting caller commits everything
  * queued behind it. Returns the transaction's outcome; per-op outcomes are
@@ -111,9 +131,22 @@ typedef struct actor__cache {
     void (*free_fn)(void *);
 } actor__cache;
 
-/* ACTOR__DROPPING: deactivating an actor whose lease was lost; its state
- * writes are refused. */
-enum { ACTOR__NEW = 0, ACTOR__ACTIVE = 1, ACTOR__DROPPING = 2 };
+/* An actor's activation state ([shard] for writes; see activation.c):
+ * NEW        not activated; the next message starts the lease acquire
+ * ACQUIRING  lease acquire queued in the group commit; parked (scheduled but
+ *            not in the run queue) until it completes
+ * ACQUIRED   the acquire completed; its result waits in `lease`
+ * ACTIVE     activated: turns run
+ * DROPPING   deactivating after the lease was lost; state writes refused
+ * RELEASING  deactivated; lease release queued; parked until it completes */
+enum {
+    ACTOR__NEW = 0,
+    ACTOR__ACQUIRING,
+    ACTOR__ACQUIRED,
+    ACTOR__ACTIVE,
+    ACTOR__DROPPING,
+    ACTOR__RELEASING
+};
 
 /* An actor known to this host: in the table from its first message until
  * it is deactivated with an empty mailbox. Fields marked [shard] are guarded
@@ -125,11 +158,14 @@ typedef struct actor__actor {
     actor__type_entry *type;    /* immutable */
     actor__msg *mhead, *mtail;  /* mailbox [shard] */
     void *instance;             /* [turn] */
-    actor__cache *cache;        /* [turn] */
+    union {
+        actor__cache *cache;            /* [turn] while ACTIVE */
+        struct actor__lease_req *lease; /* [turn] while a lease op is out */
+    };
     uint64_t epoch;             /* lease epoch [turn] */
     int64_t last_used_ms;       /* monotonic [shard] */
     uint32_t hash;              /* immutable */
-    uint8_t status;             /* ACTOR__NEW / ACTIVE [shard] */
+    uint8_t status;             /* ACTOR__NEW ... [shard] */
     uint8_t scheduled;          /* queued in or running on the pool [shard] */
     uint8_t halt_queued;        /* a HALT message is in the mailbox [shard] */
     uint8_t lost;               /* lease lost: drop, re-activate [shard] */
