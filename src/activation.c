@@ -11,6 +11,7 @@
  * its turns exclusive. After a bounded number of messages the runner
  * re-queues the actor so that one busy actor cannot hold a worker forever.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ typedef struct actor__lease_req {
     actor__actor *a;
     actor__msg *halt; /* release: the HALT to answer once done */
     int rc;
-    char msg[512];
+    char *msg; /* acquire failed: why (malloc'd) */
 } lease_req;
 
 static _Thread_local const actor__frame *tls_frame;
@@ -82,12 +83,19 @@ static void set_status(actor__actor *a, int status)
     pthread_mutex_unlock(mu);
 }
 
-/* The message naming who holds a lease we could not get. */
-static void lease_conflict(char *msg, size_t size, actor__actor *a, const actor_store_op *op)
+/* Keep a failure message for later (NULL when out of memory: the code then
+ * stands alone). */
+static char *msg_dup(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *msg_dup(const char *fmt, ...)
 {
-    snprintf(msg, size, "actor %s/%s is active on host %s (address \"%s\")", a->type->name, a->id,
-             op->holder_id.ptr ? op->holder_id.ptr : "?",
-             op->holder_addr.ptr ? op->holder_addr.ptr : "");
+    char tmp[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    return strdup(tmp);
 }
 
 static lease_req *lease_req_new(actor__actor *a, actor_store_op_kind kind)
@@ -138,10 +146,12 @@ static void acquire_done(actor__commit_req *req, int rc, const char *msg)
     if (rc == 0)
         a->epoch = lr->op.out_epoch;
     else if (rc == ACTOR_ELEASE)
-        lease_conflict(lr->msg, sizeof(lr->msg), a, &lr->op);
+        lr->msg = msg_dup("actor %s/%s is active on host %s (address \"%s\")", a->type->name,
+                          a->id, lr->op.holder_id.ptr ? lr->op.holder_id.ptr : "?",
+                          lr->op.holder_addr.ptr ? lr->op.holder_addr.ptr : "");
     else
-        snprintf(lr->msg, sizeof(lr->msg), "activation of %s/%s: lease: %s", a->type->name,
-                 a->id, msg && msg[0] ? msg : actor_strerror(rc));
+        lr->msg = msg_dup("activation of %s/%s: lease: %s", a->type->name, a->id,
+                          msg && msg[0] ? msg : actor_strerror(rc));
     lr->rc = rc;
     actor_store_op_dispose(&lr->op);
     /* The actor is still scheduled (parked): queue it to continue. */
@@ -172,7 +182,8 @@ static int take_lease_result(actor__actor *a)
     int rc = lr->rc;
 
     if (rc != 0)
-        actor_error_set(rc, "%s", lr->msg);
+        actor_error_set(rc, "%s", lr->msg ? lr->msg : actor_strerror(rc));
+    free(lr->msg);
     free(lr);
     a->lease = NULL;
     return rc;

@@ -122,7 +122,7 @@ static void lead(actor__commit *c)
                 async_done = r;
             } else {
                 if (rc != 0)
-                    snprintf(r->msg, sizeof(r->msg), "%s", msg);
+                    snprintf(r->msg, r->msg_size, "%s", msg);
                 r->done = 1;
                 pthread_cond_signal(r->cv);
             }
@@ -179,12 +179,15 @@ int actor__commit_apply(actor__commit *c, actor_store_op **ops, size_t n)
 {
     actor__commit_req self;
     pthread_cond_t cv;
+    char msg[512] = "";
 
     if (n == 0)
         return 0;
     memset(&self, 0, sizeof(self));
     self.ops = ops;
     self.n = n;
+    self.msg = msg;
+    self.msg_size = sizeof(msg);
     pthread_cond_init(&cv, NULL);
     self.cv = &cv;
 
@@ -208,6 +211,6 @@ int actor__commit_apply(actor__commit *c, actor_store_op **ops, size_t n)
     pthread_mutex_unlock(&c->mu);
     pthread_cond_destroy(&cv);
     if (self.rc != 0)
-        actor_error_set(self.rc, "%s", self.msg[0] ? self.msg : actor_strerror(self.rc));
+        actor_error_set(self.rc, "%s", msg[0] ? msg : actor_strerror(self.rc));
     return self.rc;
 }

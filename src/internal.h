@@ -69,7 +69,8 @@ typedef struct actor__commit_req {
      * (per-op outcomes are in the ops) and its error message, on whichever
      * thread led the commit, without locks held. It may free `req`. */
     void (*cb)(struct actor__commit_req *req, int rc, const char *msg);
-    char msg[512]; /* blocking requests: the error message */
+    char *msg; /* blocking requests: where the error message goes */
+    size_t msg_size;
 } actor__commit_req;
 
 int actor__commit_new(actor__commit **out, actor_provider *provider, size_t max_batch);
