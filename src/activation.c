@@ -146,8 +146,8 @@ static void acquire_done(actor__commit_req *req, int rc, const char *msg)
     if (rc == 0)
         a->epoch = lr->op.out_epoch;
     else if (rc == ACTOR_ELEASE)
-        lr->msg = msg_dup("actor %s/%s is active on host %s (address \"%s\")", a->type->name,
-                          a->id, lr->op.holder_id.ptr ? lr->op.holder_id.ptr : "?",
+        lr->msg = msg_dup("actor %s/%s is active on host %s (address \"%s\")", a->type->name, a->id,
+                          lr->op.holder_id.ptr ? lr->op.holder_id.ptr : "?",
                           lr->op.holder_addr.ptr ? lr->op.holder_addr.ptr : "");
     else
         lr->msg = msg_dup("activation of %s/%s: lease: %s", a->type->name, a->id,
@@ -323,8 +323,7 @@ static int start_release(actor__actor *a, actor__msg *halt)
 
 /* ---- turns -------------------------------------------------------------------- */
 
-static void run_turn(actor__actor *a, actor__msg *m, const actor__frame *frame,
-                     actor_buf *response)
+static void run_turn(actor__actor *a, actor__msg *m, const actor__frame *frame, actor_buf *response)
 {
     actor__type_entry *te = a->type;
     int rc;
@@ -332,8 +331,8 @@ static void run_turn(actor__actor *a, actor__msg *m, const actor__frame *frame,
     actor_buf_clear(response);
     tls_frame = frame;
     actor_error_clear();
-    rc = te->type.invoke(response, a->instance, (actor_ctx *)a, m->method, m->data,
-                         m->request_len, te->payload);
+    rc = te->type.invoke(response, a->instance, (actor_ctx *)a, m->method, m->data, m->request_len,
+                         te->payload);
     tls_frame = NULL;
     if (rc > 0)
         rc = actor_error_set(ACTOR_ERROR, "%s/%s %s returned %d", te->name, a->id, m->method, rc);

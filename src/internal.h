@@ -163,14 +163,14 @@ typedef struct actor__actor {
         actor__cache *cache;            /* [turn] while ACTIVE */
         struct actor__lease_req *lease; /* [turn] while a lease op is out */
     };
-    uint64_t epoch;             /* lease epoch [turn] */
-    int64_t last_used_ms;       /* monotonic [shard] */
-    uint32_t hash;              /* immutable */
-    uint8_t status;             /* ACTOR__NEW ... [shard] */
-    uint8_t scheduled;          /* queued in or running on the pool [shard] */
-    uint8_t halt_queued;        /* a HALT message is in the mailbox [shard] */
-    uint8_t lost;               /* lease lost: drop, re-activate [shard] */
-    char id[];                  /* NUL-terminated */
+    uint64_t epoch;       /* lease epoch [turn] */
+    int64_t last_used_ms; /* monotonic [shard] */
+    uint32_t hash;        /* immutable */
+    uint8_t status;       /* ACTOR__NEW ... [shard] */
+    uint8_t scheduled;    /* queued in or running on the pool [shard] */
+    uint8_t halt_queued;  /* a HALT message is in the mailbox [shard] */
+    uint8_t lost;         /* lease lost: drop, re-activate [shard] */
+    char id[];            /* NUL-terminated */
 } actor__actor;
 
 typedef struct actor__table actor__table;
