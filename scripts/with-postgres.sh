@@ -12,6 +12,8 @@
 #                          (pg_ctl refuses to run as root), same arguments
 #   ACTOR_TEST_PG_LOG      the server log file (pass to `pg_ctl start -l`)
 #   ACTOR_TEST_PG_BINDIR   the server binaries
+#   ACTOR_TEST_PG_PW_URL   a URL for role actor_pw, which must give a password
+#   ACTOR_TEST_PG_PASSWORD its password
 # The server is stopped and every directory removed on every exit path, also
 # when COMMAND fails or the script is interrupted. Exits with COMMAND's status.
 set -eu
@@ -130,6 +132,14 @@ chmod 755 "$base/pg_ctl"
     log "initdb failed"
     exit 1
 }
+# One role must give a password (scram), so that a wrong password can be
+# tested; everyone else is trusted on the private socket.
+{
+    echo "local all actor_pw scram-sha-256"
+    cat "$datadir/pg_hba.conf"
+} >"$base/pg_hba.new"
+cat "$base/pg_hba.new" >"$datadir/pg_hba.conf"
+rm -f "$base/pg_hba.new"
 cat >>"$datadir/postgresql.conf" <<CONF
 # with-postgres.sh: a private server on a Unix socket only.
 listen_addresses = ''
@@ -162,12 +172,21 @@ if [ "$ready" -ne 1 ]; then
     exit 1
 fi
 "$bindir/createdb" -h "$sockdir" -U "$owner" actor_test
+pw="pw-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+"$bindir/psql" -q -h "$sockdir" -U "$owner" -d actor_test -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE actor_pw LOGIN PASSWORD '$pw';
+GRANT ALL ON SCHEMA public TO actor_pw;
+SQL
 
 export ACTOR_TEST_PG_URL="postgresql:///actor_test?host=$sockdir&user=$owner"
 export ACTOR_TEST_PG_DATADIR="$datadir"
 export ACTOR_TEST_PG_CTL="$base/pg_ctl"
 export ACTOR_TEST_PG_LOG="$logfile"
 export ACTOR_TEST_PG_BINDIR="$bindir"
+# A role that needs a password, and that password.
+export ACTOR_TEST_PG_PW_URL="postgresql:///actor_test?host=$sockdir&user=actor_pw"
+export ACTOR_TEST_PG_PASSWORD="$pw"
 log "server ready at $ACTOR_TEST_PG_URL"
 
 set +e

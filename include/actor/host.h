@@ -35,7 +35,7 @@ typedef struct actor_host_options {
     const char *host_id;
 
     /* The address other hosts and operators see for this host
-     * ("10.0.0.7:3500"). NULL: "". At most ACTOR_HOST_ADDRESS_MAX bytes. */
+     * ("node-7:3500"). NULL: "". At most ACTOR_HOST_ADDRESS_MAX bytes. */
     const char *address;
 
     /* Prefix of every table the store creates. NULL: "actor_". Letters,

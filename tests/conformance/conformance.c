@@ -539,7 +539,7 @@ static void test_hosts(void)
 {
     actor_lease_info li = {0};
 
-    T_OK(P->host_register(P, "h-reg", "10.0.0.1:3500"));
+    T_OK(P->host_register(P, "h-reg", "127.0.0.1:3501"));
     T_OK(P->host_heartbeat(P, "h-reg"));
     T_EQ(P->host_heartbeat(P, "h-nobody"), ACTOR_ENOTFOUND);
     T_CONTAINS(actor_error_last(), "h-nobody");
@@ -547,11 +547,11 @@ static void test_hosts(void)
     /* The address is what lease_get reports; registering again refreshes it. */
     T_EQ(do_acquire("t_hosts", "a", "h-reg", NULL), 0);
     T_OK(P->lease_get(&li, P, "t_hosts", "a"));
-    T_STREQ(li.address.ptr, "10.0.0.1:3500");
+    T_STREQ(li.address.ptr, "127.0.0.1:3501");
     actor_lease_info_dispose(&li);
-    T_OK(P->host_register(P, "h-reg", "10.0.0.2:3500"));
+    T_OK(P->host_register(P, "h-reg", "127.0.0.1:3502"));
     T_OK(P->lease_get(&li, P, "t_hosts", "a"));
-    T_STREQ(li.address.ptr, "10.0.0.2:3500");
+    T_STREQ(li.address.ptr, "127.0.0.1:3502");
     T_EQ(li.epoch, 1); /* registering again keeps the leases */
     actor_lease_info_dispose(&li);
 
