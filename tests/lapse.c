@@ -48,7 +48,6 @@ static void test_lapse_drops_and_recovers(void)
     actor_type t = ACTOR_TYPE_INIT;
     actor_host *h = NULL;
     actor_provider *p = NULL;
-    actor_provider_config cfg;
     actor_buf b = ACTOR_BUF_INIT;
     sqlite3 *db = NULL;
 
@@ -68,14 +67,8 @@ static void test_lapse_drops_and_recovers(void)
     T_OK(actor_host_start(h));
     T_OK(actor_invoke(NULL, h, "x", "a", "set", "1", 1));
 
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.version = ACTOR_PROVIDER_CONFIG_VERSION;
-    cfg.url = url;
-    cfg.table_prefix = "actor_";
-    cfg.timeout_ms = 5000;
-    cfg.pool_size = 1;
-    cfg.lease_deadline_ms = 400;
-    T_OK(actor_provider_open(&p, &cfg));
+    p = t_provider_open(url, "actor_", 400);
+    T_ASSERT(p != NULL);
     T_EQ(lease_epoch(p, "a"), 1);
 
     /* Cut the host off from its store: every write waits and times out. */

@@ -109,7 +109,6 @@ static void test_stop_with_work_in_flight(void)
     pthread_t slow_th, queued_th, stop_th;
     int stop_rc = -99;
     actor_provider *p = NULL;
-    actor_provider_config cfg;
     actor_lease_info li;
 
     actor_host_options_init(&o);
@@ -160,14 +159,8 @@ static void test_stop_with_work_in_flight(void)
     actor_host_free(h);
 
     /* Every lease was released. */
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.version = ACTOR_PROVIDER_CONFIG_VERSION;
-    cfg.url = url;
-    cfg.table_prefix = "actor_";
-    cfg.timeout_ms = 5000;
-    cfg.pool_size = 1;
-    cfg.lease_deadline_ms = 10000;
-    T_OK(actor_provider_open(&p, &cfg));
+    p = t_provider_open(url, "actor_", 10000);
+    T_ASSERT(p != NULL);
     memset(&li, 0, sizeof(li));
     T_EQ(p->lease_get(&li, p, "w", "busy"), ACTOR_ENOTFOUND);
     T_EQ(p->lease_get(&li, p, "w", "idle3"), ACTOR_ENOTFOUND);

@@ -10,6 +10,7 @@
 #define ACTOR_TEST_H
 
 #include <actor/actor.h>
+#include <actor/sys/provider.h>
 
 #include <errno.h>
 #include <setjmp.h>
@@ -206,6 +207,28 @@ static inline const char *t_tmp_path(char *buf, size_t size, const char *name)
     }
     snprintf(buf, size, "%s/%s", t_dir, name);
     return buf;
+}
+
+/* Open a provider on `url` (tables `prefix`) directly, to look at the store
+ * behind a host's back. NULL, with the reason printed, on failure. */
+static inline actor_provider *t_provider_open(const char *url, const char *prefix,
+                                              int64_t lease_deadline_ms)
+{
+    actor_provider *p = NULL;
+    actor_provider_config cfg;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.version = ACTOR_PROVIDER_CONFIG_VERSION;
+    cfg.url = url;
+    cfg.table_prefix = prefix;
+    cfg.timeout_ms = 10000;
+    cfg.pool_size = 2;
+    cfg.lease_deadline_ms = lease_deadline_ms;
+    if (actor_provider_open(&p, &cfg) != 0) {
+        fprintf(stderr, "open provider on %s: %s\n", url, actor_error_last());
+        return NULL;
+    }
+    return p;
 }
 
 /* A sqlite: store URL on a fresh file named `name` in the test directory. */

@@ -152,21 +152,7 @@ static int proc_ready(proc *p)
 
 static actor_provider *open_provider(void)
 {
-    actor_provider *pr = NULL;
-    actor_provider_config cfg;
-
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.version = ACTOR_PROVIDER_CONFIG_VERSION;
-    cfg.url = g_url;
-    cfg.table_prefix = g_prefix;
-    cfg.timeout_ms = 10000;
-    cfg.pool_size = 2;
-    cfg.lease_deadline_ms = 1000;
-    if (actor_provider_open(&pr, &cfg) != 0) {
-        fprintf(stderr, "open provider: %s\n", actor_error_last());
-        return NULL;
-    }
-    return pr;
+    return t_provider_open(g_url, g_prefix, 1000);
 }
 
 static long stored_value(actor_provider *pr, const char *id)
