@@ -70,7 +70,7 @@ void actor__actor_lost(actor__actor *a)
     pthread_mutex_t *mu = actor__table_lock_of(a->type->host->table, a);
 
     pthread_mutex_lock(mu);
-    a->lost = 1;
+    __atomic_store_n(&a->lost, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(mu);
 }
 
@@ -409,11 +409,44 @@ void actor__activation_run(actor__runnable *item, void *payload)
                 fail_all(a, mu, rc);
             goto out;
         }
+        if (a->status == ACTOR__ACTIVE && !a->lost && m->kind == ACTOR__MSG_INVOKE) {
+            /* The common case: take the run of invokes at the head of the
+             * mailbox in one go (up to the budget) and turn them without the
+             * lock. A lost lease noticed meanwhile puts the rest back. */
+            actor__msg *run = m, *end = m, *rest;
+            while (budget > 0 && end->next && end->next->kind == ACTOR__MSG_INVOKE) {
+                end = end->next;
+                budget--;
+            }
+            a->mhead = end->next;
+            if (a->mhead == NULL)
+                a->mtail = NULL;
+            end->next = NULL;
+            pthread_mutex_unlock(mu);
+            for (m = run; m; m = rest) {
+                rest = m->next;
+                frame.actor = a;
+                frame.parent = m->chain;
+                run_turn(a, m, &frame, &response);
+                if (rest && __atomic_load_n(&a->lost, __ATOMIC_ACQUIRE))
+                    break;
+            }
+            pthread_mutex_lock(mu);
+            if (rest) {
+                /* Lost the lease mid-run: the rest go back, in order. */
+                end->next = a->mhead;
+                if (a->mhead == NULL)
+                    a->mtail = end;
+                a->mhead = rest;
+            }
+            a->last_used_ms = actor__mono_ms();
+            continue;
+        }
         if (a->lost && a->status == ACTOR__ACTIVE && m->kind == ACTOR__MSG_INVOKE) {
             /* The lease is gone (a write was fenced, or the heartbeat
              * lapsed): drop this activation without writing; the message
              * then activates the actor again if its lease can be had. */
-            a->lost = 0;
+            __atomic_store_n(&a->lost, 0, __ATOMIC_RELAXED);
             pthread_mutex_unlock(mu);
             run_deactivate(a, &frame, 1);
             set_status(a, ACTOR__NEW);
@@ -427,7 +460,7 @@ void actor__activation_run(actor__runnable *item, void *payload)
         if (m->kind == ACTOR__MSG_HALT)
             a->halt_queued = 0;
         lost = a->lost;
-        a->lost = 0;
+        __atomic_store_n(&a->lost, 0, __ATOMIC_RELAXED);
         pthread_mutex_unlock(mu);
 
         if (m->kind == ACTOR__MSG_HALT) {

@@ -270,7 +270,7 @@ static void lapse_one(actor__actor *a, void *arg)
 {
     actor__msg *m;
 
-    a->lost = 1;
+    __atomic_store_n(&a->lost, 1, __ATOMIC_RELEASE);
     if (a->halt_queued)
         return;
     m = actor__msg_new(ACTOR__MSG_HALT, NULL, NULL, 0);

@@ -71,7 +71,11 @@ static int prepare(actor__type_entry **te, actor_host *host, const char *type, c
 
     if (host == NULL)
         return actor_error_set(ACTOR_EINVAL, "host is NULL");
-    if ((rc = actor__validate_name("actor type", type, ACTOR_TYPE_NAME_MAX)) != 0 ||
+    /* A registered type name was validated at registration: look it up
+     * first and validate only what is not found, for the message. */
+    *te = type ? actor__host_find_type(host, type) : NULL;
+    if ((*te == NULL &&
+         (rc = actor__validate_name("actor type", type, ACTOR_TYPE_NAME_MAX)) != 0) ||
         (rc = actor__validate_name("actor ID", id, ACTOR_ID_MAX)) != 0 ||
         (rc = actor__validate_name("method name", method, ACTOR_METHOD_MAX)) != 0)
         return rc;
@@ -79,7 +83,6 @@ static int prepare(actor__type_entry **te, actor_host *host, const char *type, c
         return actor_error_set(host->started ? ACTOR_ESHUTDOWN : ACTOR_ESTATE,
                                "host %s is %s: %s/%s not invoked", host->host_id,
                                host->started ? "stopping" : "not started", type, id);
-    *te = actor__host_find_type(host, type);
     if (*te == NULL) {
         char q[300];
         actor__quote(q, sizeof(q), type);

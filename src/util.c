@@ -29,6 +29,17 @@ int actor_utf8_valid(const char *s, size_t len)
         size_t n;
         unsigned cp;
 
+        /* Fast path: eight ASCII bytes, none of them NUL, at a time. */
+        if (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if ((w & 0x8080808080808080ull) == 0 &&
+                ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull) == 0) {
+                i += 8;
+                continue;
+            }
+        }
+
         if (c == 0)
             return 0;
         if (c < 0x80) {
