@@ -26,6 +26,8 @@ struct actor__pool {
     unsigned nthreads;    /* threads started */
     unsigned nidle;       /* threads waiting on cv */
     unsigned nwaking;     /* signalled, not yet awake */
+    unsigned nspinning;   /* idle but polling the queue before sleeping */
+    size_t qlen;          /* items in the queue */
     unsigned nrunning;    /* threads running an item and not blocked */
     int stopping;
     actor__pool_run_fn run;
@@ -37,6 +39,51 @@ struct actor__pool {
 
 static _Thread_local actor__pool *tls_pool;
 
+/* How long an idle worker polls the queue before it sleeps. A wake-up
+ * through the kernel costs both sides a context switch; a new item that
+ * arrives within this window is taken without one. Only one worker polls
+ * at a time, so an idle pool keeps at most one core busy, briefly. */
+#define SPIN_NS 20000
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Poll for work for up to SPIN_NS without the lock. Called and returns with
+ * p->mu held; 1 if work may be there (the caller re-checks either way). */
+static int spin_for_work(actor__pool *p)
+{
+    int64_t until;
+    int seen = 0;
+
+    p->nspinning++;
+    pthread_mutex_unlock(&p->mu);
+    until = mono_ns() + SPIN_NS;
+    for (int i = 0;; i++) {
+        if (__atomic_load_n(&p->head, __ATOMIC_RELAXED) != NULL ||
+            __atomic_load_n(&p->stopping, __ATOMIC_RELAXED)) {
+            seen = 1;
+            break;
+        }
+        cpu_relax();
+        if ((i & 63) == 63 && mono_ns() > until)
+            break;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->nspinning--;
+    return seen;
+}
+
 static void *worker_main(void *arg)
 {
     actor__pool *p = arg;
@@ -45,9 +92,18 @@ static void *worker_main(void *arg)
     tls_pool = p;
     pthread_mutex_lock(&p->mu);
     for (;;) {
+        int spun = 0;
         while (!p->stopping && (p->head == NULL || p->nrunning >= p->target)) {
+            if (!spun && p->head == NULL && p->nspinning == 0 && p->nrunning < p->target) {
+                /* Poll a little first; then look again under the lock, as
+                 * a push seen polling did not signal anyone. */
+                spun = 1;
+                (void)spin_for_work(p);
+                continue;
+            }
             p->nidle++;
             pthread_cond_wait(&p->cv, &p->mu);
+            spun = 0;
             p->nidle--;
             if (p->nwaking > 0)
                 p->nwaking--;
@@ -55,9 +111,10 @@ static void *worker_main(void *arg)
         if (p->head == NULL)
             break; /* stopping and drained */
         item = p->head;
-        p->head = item->next;
+        __atomic_store_n(&p->head, item->next, __ATOMIC_RELAXED);
         if (p->head == NULL)
             p->tail = NULL;
+        p->qlen--;
         item->next = NULL;
         p->nrunning++;
         pthread_mutex_unlock(&p->mu);
@@ -122,7 +179,13 @@ int actor__pool_new(actor__pool **out, unsigned workers, unsigned max_threads,
 /* Called with p->mu held: make sure queued work has a thread coming. */
 static void wake_locked(actor__pool *p)
 {
-    if (p->head == NULL || p->nrunning + p->nwaking >= p->target)
+    /* Threads wanted for the queue: one per item, up to the free slots;
+     * threads coming: woken ones and the polling one. */
+    size_t want = p->nrunning >= p->target ? 0 : p->target - p->nrunning;
+
+    if (want > p->qlen)
+        want = p->qlen;
+    if (want <= (size_t)p->nwaking + p->nspinning)
         return;
     if (p->nidle > p->nwaking) {
         p->nwaking++;
@@ -140,8 +203,9 @@ void actor__pool_push(actor__pool *p, actor__runnable *item)
     if (p->tail)
         p->tail->next = item;
     else
-        p->head = item;
+        __atomic_store_n(&p->head, item, __ATOMIC_RELAXED);
     p->tail = item;
+    p->qlen++;
     wake_locked(p);
     pthread_mutex_unlock(&p->mu);
 }
@@ -191,7 +255,7 @@ void actor__pool_free(actor__pool *p)
     if (p == NULL)
         return;
     pthread_mutex_lock(&p->mu);
-    p->stopping = 1;
+    __atomic_store_n(&p->stopping, 1, __ATOMIC_RELAXED);
     pthread_cond_broadcast(&p->cv);
     n = p->nthreads;
     pthread_mutex_unlock(&p->mu);
