@@ -94,7 +94,7 @@ static void put_literal(gen *g, int in, const char *text)
     for (const char *c = text; *c; c++)
         n++;
     ind(g, in);
-    OUT(g, "rc = actor_buf_put(out, \"");
+    OUT(g, "rc = actor_json_put_raw(out, \"");
     for (const char *c = text; *c; c++) {
         if (*c == '"')
             OUT(g, "\\\"");
@@ -221,181 +221,136 @@ static void emit_encode(gen *g, const ag_struct *s)
         fail_block(g, 1, "rc != 0");
         pop_step(g);
     }
-    OUT(g, "    return actor_buf_put(out, \"}\", 1);\n}\n\n");
+    OUT(g, "    return actor_json_put_raw(out, \"}\", 1);\n}\n\n");
 }
 
 /* ---- decode ---------------------------------------------------------------- */
 
-static void dec_value(gen *g, const ag_type *t, const char *lv, const char *count, const char *jv,
-                      int depth, int in)
+/* Decoding is done by the runtime (actor_json_decode) from static
+ * descriptions of the types: for each field a chain of actor_json_type
+ * (arrays nest), for each struct its field table, for each enum its names.
+ * Sizes and offsets come from sizeof and offsetof, so the tables hold for
+ * whatever layout the compiler chooses. */
+
+static int enum_used(const ag_file *file, const ag_enum *en)
 {
+    for (size_t i = 0; i < file->nstructs; i++) {
+        const ag_struct *s = file->structs[i];
+        for (size_t j = 0; j < s->n; j++) {
+            const ag_type *t = s->fields[j].type;
+            if (s->fields[j].skip || s->fields[j].is_count)
+                continue;
+            while (t->kind == AG_FIXED || t->kind == AG_DYN)
+                t = t->elem;
+            if (t->kind == AG_ENUM && t->en == en)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static void emit_enum_desc(gen *g, const ag_enum *en)
+{
+    OUT(g, "static const actor_json_enumerator %s__enum_names[] = {\n", en->name);
+    for (size_t i = 0; i < en->n; i++)
+        OUT(g, "    {\"%s\", %zu, (long long)%s},\n", en->items[i].jname,
+            strlen(en->items[i].jname), en->items[i].cname);
+    OUT(g, "};\n");
+    OUT(g, "static const actor_json_enum %s__enum = {\"%s\", %s__enum_names, %zu};\n\n", en->name,
+        en->name, en->name, en->n);
+}
+
+/* Emit the descriptions of t (the type of the expression `expr`, which
+ * names the member through a null pointer, for sizeof only) and return
+ * the name of the one for t itself. */
+static const char *emit_type_desc(gen *g, const ag_type *t, const char *expr, const char *base,
+                                  int depth)
+{
+    const char *name = actor__ag_printf("%s_%d", base, depth);
+    const char *elem = "NULL", *kind, *count = "0", *min = "0", *max = "0", *st = "NULL",
+               *en = "NULL";
+
     switch (t->kind) {
+    case AG_STRUCT:
+        return actor__ag_printf("%s__type", t->st->name);
     case AG_BOOL:
-        ind(g, in);
-        OUT(g, "{\n");
-        ind(g, in + 1);
-        OUT(g, "bool t%d;\n", depth);
-        ind(g, in + 1);
-        OUT(g, "rc = actor_json_get_bool(&t%d, %s, e);\n", depth, jv);
-        fail_block(g, in + 1, "rc != 0");
-        ind(g, in + 1);
-        OUT(g, "%s = t%d;\n", lv, depth);
-        ind(g, in);
-        OUT(g, "}\n");
+        kind = "ACTOR_JSON_C_BOOL";
         break;
     case AG_INT:
+        kind = "ACTOR_JSON_C_INT";
+        min = actor__ag_printf("(long long)(%s)", t->min);
+        max = actor__ag_printf("(unsigned long long)(%s)", t->max);
+        break;
     case AG_UINT:
-        ind(g, in);
-        OUT(g, "{\n");
-        ind(g, in + 1);
-        OUT(g, "%s t%d;\n", t->kind == AG_INT ? "int64_t" : "uint64_t", depth);
-        ind(g, in + 1);
-        if (t->kind == AG_INT)
-            OUT(g, "rc = actor_json_get_int(&t%d, %s, %s, %s, e);\n", depth, jv, t->min, t->max);
-        else
-            OUT(g, "rc = actor_json_get_uint(&t%d, %s, %s, e);\n", depth, jv, t->max);
-        fail_block(g, in + 1, "rc != 0");
-        ind(g, in + 1);
-        OUT(g, "%s = (%s)t%d;\n", lv, t->spell, depth);
-        ind(g, in);
-        OUT(g, "}\n");
+        kind = "ACTOR_JSON_C_UINT";
+        max = actor__ag_printf("(unsigned long long)(%s)", t->max);
         break;
     case AG_FLOAT:
-        ind(g, in);
-        OUT(g, "rc = actor_json_get_float(&%s, %s, e);\n", lv, jv);
-        fail_block(g, in, "rc != 0");
+        kind = "ACTOR_JSON_C_FLOAT";
         break;
     case AG_DOUBLE:
-        ind(g, in);
-        OUT(g, "rc = actor_json_get_double(&%s, %s, e);\n", lv, jv);
-        fail_block(g, in, "rc != 0");
+        kind = "ACTOR_JSON_C_DOUBLE";
         break;
     case AG_STRING:
-        ind(g, in);
-        OUT(g, "rc = actor_json_get_string(&%s, %s, e);\n", lv, jv);
-        fail_block(g, in, "rc != 0");
+        kind = "ACTOR_JSON_C_STRING";
         break;
     case AG_CHARS:
-        ind(g, in);
-        OUT(g, "rc = actor_json_get_chars(%s, sizeof(%s), %s, e);\n", lv, lv, jv);
-        fail_block(g, in, "rc != 0");
+        kind = "ACTOR_JSON_C_CHARS";
         break;
     case AG_ENUM:
-        ind(g, in);
-        OUT(g, "{\n");
-        ind(g, in + 1);
-        OUT(g, "const char *s%d;\n", depth);
-        ind(g, in + 1);
-        OUT(g, "rc = actor_json_get_name(&s%d, %s, e);\n", depth, jv);
-        fail_block(g, in + 1, "rc != 0");
-        ind(g, in + 1);
-        OUT(g, "if (s%d == NULL)\n", depth);
-        ind(g, in + 2);
-        OUT(g, "%s = (%s)0;\n", lv, t->spell);
-        for (size_t i = 0; i < t->en->n; i++) {
-            ind(g, in + 1);
-            OUT(g, "else if (strcmp(s%d, \"%s\") == 0)\n", depth, t->en->items[i].jname);
-            ind(g, in + 2);
-            OUT(g, "%s = %s;\n", lv, t->en->items[i].cname);
-        }
-        ind(g, in + 1);
-        OUT(g, "else\n");
-        ind(g, in + 2);
-        OUT(g, "rc = actor_json_fail_name(e, \"%s\", s%d);\n", t->en->name, depth);
-        fail_block(g, in + 1, "rc != 0");
-        ind(g, in);
-        OUT(g, "}\n");
-        break;
-    case AG_STRUCT:
-        ind(g, in);
-        OUT(g, "rc = %s__dec(&%s, %s, e);\n", t->st->name, lv, jv);
-        fail_block(g, in, "rc != 0");
+        kind = "ACTOR_JSON_C_ENUM";
+        en = actor__ag_printf("&%s__enum", t->en->name);
         break;
     case AG_FIXED:
     case AG_DYN: {
-        const char *i = actor__ag_printf("i%d", depth);
-        const char *n = actor__ag_printf("n%d", depth);
-        const char *j = actor__ag_printf("j%d", depth + 1);
-        ind(g, in);
-        OUT(g, "rc = actor_json_expect(%s, ACTOR_JSON_ARRAY, e);\n", jv);
-        fail_block(g, in, "rc < 0");
-        ind(g, in);
-        OUT(g, "if (rc == 0) {\n");
-        ind(g, in + 1);
-        OUT(g, "size_t %s = actor_json_array_size(%s);\n", n, jv);
-        if (t->kind == AG_FIXED) {
-            ind(g, in + 1);
-            OUT(g, "if (%s > sizeof(%s) / sizeof(%s[0]))\n", n, lv, lv);
-            ind(g, in + 2);
-            OUT(g,
-                "rc = actor_json_fail(e, ACTOR_EDECODE, \"%%zu elements, at most %%zu\", %s, "
-                "sizeof(%s) / sizeof(%s[0]));\n",
-                n, lv, lv);
-            fail_block(g, in + 1, "rc != 0");
-        } else {
-            ind(g, in + 1);
-            OUT(g, "if (%s > 0) {\n", n);
-            ind(g, in + 2);
-            OUT(g, "%s = (%s)calloc(%s, sizeof(%s[0]));\n", lv, ptr_to(t->elem->spell), n, lv);
-            ind(g, in + 2);
-            OUT(g, "if (%s == NULL)\n", lv);
-            ind(g, in + 3);
-            OUT(g, "rc = actor_json_fail(e, ACTOR_ENOMEM, \"out of memory\");\n");
-            fail_block(g, in + 2, "rc != 0");
-            ind(g, in + 2);
-            OUT(g, "%s = %s;\n", count, n);
-            ind(g, in + 1);
-            OUT(g, "}\n");
-        }
-        ind(g, in + 1);
-        OUT(g, "for (size_t %s = 0; %s < %s; %s++) {\n", i, i, n, i);
-        ind(g, in + 2);
-        OUT(g, "const actor_json_value *%s = actor_json_array_at(%s, %s);\n", j, jv, i);
-        push_step(g, actor__ag_printf("actor_json_path_index(e, %s);", i));
-        dec_value(g, t->elem, actor__ag_printf("%s[%s]", lv, i), NULL, j, depth + 1, in + 2);
-        pop_step(g);
-        ind(g, in + 1);
-        OUT(g, "}\n");
-        ind(g, in);
-        OUT(g, "}\n");
+        const char *sub = actor__ag_printf("%s[0]", expr);
+        elem = actor__ag_printf("&%s", emit_type_desc(g, t->elem, sub, base, depth + 1));
+        kind = t->kind == AG_FIXED ? "ACTOR_JSON_C_FIXED" : "ACTOR_JSON_C_DYN";
+        if (t->kind == AG_FIXED)
+            count = actor__ag_printf("sizeof(%s) / sizeof(%s)", expr, sub);
         break;
     }
+    default:
+        kind = "ACTOR_JSON_C_BOOL";
+        break;
     }
+    OUT(g, "static const actor_json_type %s = {%s, sizeof(%s), %s, %s, %s, %s, %s, %s};\n", name,
+        kind, expr, count, min, max, elem, st, en);
+    return name;
 }
 
 static void emit_decode(gen *g, const ag_struct *s)
 {
-    int first = 1, any = 0;
+    const char **types = actor__ag_alloc((s->n + 1) * sizeof(*types));
+    size_t nf = 0;
 
-    for (size_t i = 0; i < s->n; i++)
-        if (!s->fields[i].skip && !s->fields[i].is_count)
-            any = 1;
-    OUT(g, "static int %s__dec(%s *out, const actor_json_value *j, actor_json_error *e)\n{\n",
-        s->name, s->spell);
-    if (!any) {
-        OUT(g, "    int rc = actor_json_expect(j, ACTOR_JSON_OBJECT, e);\n\n"
-               "    (void)out;\n    return rc < 0 ? rc : 0;\n}\n\n");
-        return;
-    }
-    OUT(g, "    const actor_json_value *jv;\n"
-           "    const char *k;\n"
-           "    void *it = NULL;\n"
-           "    int rc = actor_json_expect(j, ACTOR_JSON_OBJECT, e);\n\n"
-           "    if (rc != 0)\n"
-           "        return rc < 0 ? rc : 0;\n"
-           "    while ((k = actor_json_object_next(j, &it, &jv)) != NULL) {\n");
     for (size_t i = 0; i < s->n; i++) {
         const ag_field *f = &s->fields[i];
         if (f->skip || f->is_count)
             continue;
-        OUT(g, "        %sif (strcmp(k, \"%s\") == 0) {\n", first ? "" : "} else ", f->jname);
-        first = 0;
-        push_step(g, actor__ag_printf("actor_json_path_key(e, \"%s\");", f->jname));
-        dec_value(g, f->type, actor__ag_printf("out->%s", f->cname),
-                  f->count ? actor__ag_printf("out->%s", f->count) : NULL, "jv", 0, 3);
-        pop_step(g);
+        types[i] = emit_type_desc(g, f->type, actor__ag_printf("((%s *)0)->%s", s->spell, f->cname),
+                                  actor__ag_printf("%s__t_%s", s->name, f->cname), 0);
+        nf++;
     }
-    OUT(g, "        }\n    }\n    return 0;\n}\n\n");
+    if (nf > 0) {
+        OUT(g, "static const actor_json_field %s__fields[] = {\n", s->name);
+        for (size_t i = 0; i < s->n; i++) {
+            const ag_field *f = &s->fields[i];
+            if (f->skip || f->is_count)
+                continue;
+            OUT(g, "    {\"%s\", %zu, offsetof(%s, %s), %s, &%s},\n", f->jname, strlen(f->jname),
+                s->spell, f->cname,
+                f->count ? actor__ag_printf("offsetof(%s, %s)", s->spell, f->count) : "0",
+                types[i]);
+        }
+        OUT(g, "};\n");
+    }
+    OUT(g, "static const actor_json_struct %s__struct = {\"%s\", %s, %zu};\n", s->name, s->name,
+        nf > 0 ? actor__ag_printf("%s__fields", s->name) : "NULL", nf);
+    OUT(g,
+        "static const actor_json_type %s__type = {ACTOR_JSON_C_STRUCT, sizeof(%s), 0, 0, 0, NULL, "
+        "&%s__struct, NULL};\n\n",
+        s->name, s->spell, s->name);
 }
 
 /* ---- free, copy, equal ----------------------------------------------------- */
@@ -733,22 +688,18 @@ static void emit_struct(gen *g, const ag_struct *s)
         n, t, n, n, n);
     emit_decode(g, s);
     OUT(g,
-        "static int %s__dec_root(void *out, const actor_json_value *j, actor_json_error *e)\n"
-        "{\n"
-        "    return %s__dec((%s *)out, j, e);\n"
-        "}\n\n"
         "int %s_decode(%s *out, const void *json, size_t len, actor_json_error *err)\n"
         "{\n"
         "    int rc;\n\n"
         "    if (out == NULL)\n"
         "        return actor_error_set(ACTOR_EINVAL, \"%s_decode: out is NULL\");\n"
         "    memset(out, 0, sizeof(*out));\n"
-        "    rc = actor_json_decode(out, json, len, %s__dec_root, \"%s\", err);\n"
+        "    rc = actor_json_decode(out, json, len, &%s__type, \"%s\", err);\n"
         "    if (rc != 0)\n"
         "        %s_free(out);\n"
         "    return rc;\n"
         "}\n\n",
-        n, n, t, n, t, n, n, n, n);
+        n, t, n, n, n, n);
     /* The codec the state client core works through. */
     OUT(g,
         "static void %s__v_init(void *v)\n{\n    %s_init((%s *)v);\n}\n\n"
@@ -830,12 +781,11 @@ void actor__ag_emit(const ag_file *file, const char *hname, const char *cname, a
         actor__ag_str_add(c,
                           "static int %s__enc(actor_buf *out, const %s *v, actor_json_error *e);\n",
                           s->name, s->spell);
-        actor__ag_str_add(c,
-                          "static int %s__dec(%s *out, const actor_json_value *j, "
-                          "actor_json_error *e);\n",
-                          s->name, s->spell);
     }
     actor__ag_str_add(c, "\n");
+    for (size_t i = 0; i < file->nenums; i++)
+        if (enum_used(file, file->enums[i]))
+            emit_enum_desc(&g, file->enums[i]);
     for (size_t i = 0; i < file->nstructs; i++)
         emit_struct(&g, file->structs[i]);
 }

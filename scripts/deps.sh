@@ -5,7 +5,7 @@
 # what is missing; runs `apt-get update` once when something is.
 set -eu
 
-pkgs="cmake make gcc g++ pkg-config libsqlite3-dev libjansson-dev libpq-dev"
+pkgs="cmake make gcc g++ pkg-config libsqlite3-dev libjansson-dev libyajl-dev libpq-dev"
 if [ "${1:-}" = "--test" ]; then
     pkgs="$pkgs postgresql clang"
 fi

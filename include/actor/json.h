@@ -1,9 +1,10 @@
 /*
  * json.h: JSON support for the code that actorgen generates (see
  * docs/codegen.md). It holds the decode error report users see
- * (actor_json_error), and the primitives the generated encoders, decoders
- * and typed state clients call: appending JSON values to an actor_buf,
- * reading values out of a parsed document, and the state client core.
+ * (actor_json_error), and what the generated encoders, decoders and typed
+ * state clients call: appending JSON values to an actor_buf, decoding a
+ * text into a struct described by static tables, and the state client
+ * core.
  *
  * Users normally only meet actor_json_error; the rest is called by generated
  * code and may change between minor versions together with actorgen. All
@@ -14,6 +15,7 @@
 #define ACTOR_JSON_H
 
 #include <stdbool.h>
+#include <string.h>
 
 #include "common.h"
 #include "buffer.h"
@@ -43,69 +45,78 @@ typedef struct actor_json_error {
 
 /* ---- decoding: for generated code ---------------------------------------- */
 
-/* A node of a parsed document. Borrowed from the document being decoded;
- * valid only during the decode callback. */
-typedef struct actor_json_value actor_json_value;
+/*
+ * Decoding is driven by descriptions of the C types that actorgen emits as
+ * static tables: the runtime parses the text with an event parser and
+ * stores every value straight into the caller's struct, with no document
+ * tree in between. The descriptions are plain data; their layout may change
+ * together with actorgen (ACTOR_JSON_CODEC_VERSION).
+ */
+typedef enum actor_json_ckind {
+    ACTOR_JSON_C_BOOL,   /* bool */
+    ACTOR_JSON_C_INT,    /* signed integer of `size` bytes in [min, max] */
+    ACTOR_JSON_C_UINT,   /* unsigned integer of `size` bytes in [0, max] */
+    ACTOR_JSON_C_FLOAT,  /* float */
+    ACTOR_JSON_C_DOUBLE, /* double */
+    ACTOR_JSON_C_STRING, /* char *, malloc'ed, NULL for null */
+    ACTOR_JSON_C_CHARS,  /* char[size] */
+    ACTOR_JSON_C_ENUM,   /* enum of `size` bytes, named by `en` */
+    ACTOR_JSON_C_STRUCT, /* struct described by `st` */
+    ACTOR_JSON_C_FIXED,  /* elem[count], `size` bytes in all */
+    ACTOR_JSON_C_DYN     /* elem *p with a size_t count: see actor_json_field */
+} actor_json_ckind;
 
-typedef enum actor_json_kind {
-    ACTOR_JSON_NULL,
-    ACTOR_JSON_BOOL,
-    ACTOR_JSON_INTEGER,
-    ACTOR_JSON_REAL,
-    ACTOR_JSON_STRING,
-    ACTOR_JSON_ARRAY,
-    ACTOR_JSON_OBJECT
-} actor_json_kind;
+typedef struct actor_json_type actor_json_type;
 
-/* Decode callback: fill `out` from `root`; 0 or a negative code with err
- * filled by the primitives below. */
-typedef int (*actor_json_decode_fn)(void *out, const actor_json_value *root, actor_json_error *err);
+typedef struct actor_json_enumerator {
+    const char *name; /* JSON name */
+    size_t len;       /* strlen(name) */
+    long long value;
+} actor_json_enumerator;
+
+typedef struct actor_json_enum {
+    const char *name; /* for messages */
+    const actor_json_enumerator *items;
+    size_t n;
+} actor_json_enum;
+
+typedef struct actor_json_field {
+    const char *name;    /* JSON name */
+    size_t len;          /* strlen(name) */
+    size_t offset;       /* offsetof the member */
+    size_t count_offset; /* ACTOR_JSON_C_DYN: offsetof the size_t count member */
+    const actor_json_type *type;
+} actor_json_field;
+
+typedef struct actor_json_struct {
+    const char *name;
+    const actor_json_field *fields; /* encoded fields, in declaration order */
+    size_t n;
+} actor_json_struct;
+
+struct actor_json_type {
+    int kind;                    /* actor_json_ckind */
+    size_t size;                 /* sizeof the C object (an element's size for arrays' elem) */
+    size_t count;                /* ACTOR_JSON_C_FIXED: number of elements */
+    long long min;               /* ACTOR_JSON_C_INT */
+    unsigned long long max;      /* ACTOR_JSON_C_INT, ACTOR_JSON_C_UINT */
+    const actor_json_type *elem; /* ACTOR_JSON_C_FIXED, ACTOR_JSON_C_DYN */
+    const actor_json_struct *st; /* ACTOR_JSON_C_STRUCT */
+    const actor_json_enum *en;   /* ACTOR_JSON_C_ENUM */
+};
 
 /*
- * Parse `len` bytes of JSON and hand the root to `fn`. Duplicate object keys
- * are a syntax error. On failure err (may be NULL) is filled, located in the
- * text, and the thread's error record says "cannot decode <what>: <path>:
- * <message> (line L, column C, byte B)". Returns 0, ACTOR_EDECODE or
- * ACTOR_ENOMEM (or whatever fn returns).
+ * Parse `len` bytes of JSON into `out`, a value of the struct type `type`
+ * that the caller has set to all bits zero, following the rules of
+ * docs/codegen.md. On failure `out` may hold values already decoded (the
+ * caller releases them with T_free), err (may be NULL) is filled and located
+ * in the text, and the thread's error record says "cannot decode <what>:
+ * <path>: <message> (line L, column C, byte B)". Returns 0, ACTOR_EDECODE,
+ * ACTOR_ENOMEM or ACTOR_EINVAL.
  */
-ACTOR_API int actor_json_decode(void *out, const void *json, size_t len, actor_json_decode_fn fn,
-                                const char *what, actor_json_error *err);
-
-ACTOR_API actor_json_kind actor_json_kind_of(const actor_json_value *v);
-
-/* Check that v is of kind `want`: 0 if so, 1 if v is null, or ACTOR_EDECODE
- * ("expected an object, got a string"). */
-ACTOR_API int actor_json_expect(const actor_json_value *v, actor_json_kind want,
+ACTOR_API int actor_json_decode(void *out, const void *json, size_t len,
+                                const actor_json_type *type, const char *what,
                                 actor_json_error *err);
-
-/* Iterate an object's members in document order: start with *iter = NULL;
- * returns the key and sets *value, or NULL after the last member. */
-ACTOR_API const char *actor_json_object_next(const actor_json_value *obj, void **iter,
-                                             const actor_json_value **value);
-
-ACTOR_API size_t actor_json_array_size(const actor_json_value *arr);
-ACTOR_API const actor_json_value *actor_json_array_at(const actor_json_value *arr, size_t i);
-
-/* Scalar readers. null reads as the zero value. 0 or ACTOR_EDECODE (or
- * ACTOR_ENOMEM for strings). Integers must lie in [min, max]; a number with
- * a fraction is refused, an integral real up to 2^53 is accepted. Unsigned
- * fields whose max exceeds INT64_MAX also accept a string of decimal digits
- * (that is how actor_json_put_uint writes values above INT64_MAX). */
-ACTOR_API int actor_json_get_bool(bool *out, const actor_json_value *v, actor_json_error *err);
-ACTOR_API int actor_json_get_int(int64_t *out, const actor_json_value *v, int64_t min, int64_t max,
-                                 actor_json_error *err);
-ACTOR_API int actor_json_get_uint(uint64_t *out, const actor_json_value *v, uint64_t max,
-                                  actor_json_error *err);
-ACTOR_API int actor_json_get_double(double *out, const actor_json_value *v, actor_json_error *err);
-ACTOR_API int actor_json_get_float(float *out, const actor_json_value *v, actor_json_error *err);
-/* A new NUL-terminated copy (malloc) in *out, or NULL for null. */
-ACTOR_API int actor_json_get_string(char **out, const actor_json_value *v, actor_json_error *err);
-/* Into a char[size]: at most size-1 bytes, else ACTOR_EDECODE. */
-ACTOR_API int actor_json_get_chars(char *out, size_t size, const actor_json_value *v,
-                                   actor_json_error *err);
-/* A borrowed string (enum names), NULL for null. */
-ACTOR_API int actor_json_get_name(const char **out, const actor_json_value *v,
-                                  actor_json_error *err);
 
 /* Record a failure in err (message formatted like printf, path cleared) and
  * return `code`. */
@@ -114,14 +125,25 @@ ACTOR_API int actor_json_fail(actor_json_error *err, int code, const char *fmt, 
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-/* "unknown <enum> name "<name>"" as ACTOR_EDECODE. */
-ACTOR_API int actor_json_fail_name(actor_json_error *err, const char *enum_name, const char *name);
 
 /* Prepend one step to err->path while a failure unwinds: "/key", "/3". */
 ACTOR_API void actor_json_path_key(actor_json_error *err, const char *key);
 ACTOR_API void actor_json_path_index(actor_json_error *err, size_t index);
 
 /* ---- encoding: for generated code ---------------------------------------- */
+
+/* Append n bytes of JSON text that need no checking (punctuation, quoted
+ * member names). 0 or ACTOR_ENOMEM. The text is not NUL-terminated until
+ * actor_json_encode_end. */
+static inline int actor_json_put_raw(actor_buf *out, const char *text, size_t n)
+{
+    if (out->asize - out->size > n) {
+        memcpy(out->ptr + out->size, text, n);
+        out->size += n;
+        return 0;
+    }
+    return actor_buf_put(out, text, n);
+}
 
 /* Append one JSON value to out. 0, ACTOR_ENOMEM, or ACTOR_EINVAL with err
  * filled (non-finite number, invalid UTF-8, char[N] without a NUL). Doubles
@@ -137,9 +159,9 @@ ACTOR_API int actor_json_put_string(actor_buf *out, const char *s, actor_json_er
 ACTOR_API int actor_json_put_chars(actor_buf *out, const char *s, size_t size,
                                    actor_json_error *err);
 
-/* End an encode that started at out->size == mark: on failure (rc != 0)
- * cut out back to mark and record "cannot encode <what>: <path>: <message>"
- * in the thread's error record. Returns rc. */
+/* End an encode that started at out->size == mark: on success NUL-terminate
+ * the text; on failure (rc != 0) cut out back to mark and record "cannot encode <what>: <path>:
+ * <message>" in the thread's error record. Returns rc. */
 ACTOR_API int actor_json_encode_end(actor_buf *out, size_t mark, int rc, const char *what,
                                     const actor_json_error *err);
 

@@ -150,6 +150,38 @@ static void test_enums_chars_arrays(void)
     EXPECT_FAIL("{\"grid\":[[],[1,2,3,4]]}", "/grid/1", "4 elements, at most 3");
 }
 
+/* The order of reports is that of a tree walk after a full parse: a text
+ * that does not parse wins over a value that does not fit, and a fixed
+ * array's size is checked before its elements. */
+static void test_report_order(void)
+{
+    const char *doc = "{\"text\":5,\"s\":{\"b\":tru}}";
+    everything v;
+    actor_json_error e;
+
+    T_EQ(everything_decode(&v, doc, strlen(doc), &e), ACTOR_EDECODE);
+    T_CONTAINS(e.message, "invalid token");
+    T_STREQ(e.path, "/s/b");
+    doc = "{\"text\":5,\"zz\":{\"a\":1,\"a\":2}}";
+    T_EQ(everything_decode(&v, doc, strlen(doc), &e), ACTOR_EDECODE);
+    T_CONTAINS(e.message, "duplicate object key");
+    EXPECT_FAIL("{\"weights\":[1,\"x\",3,4]}", "/weights", "4 elements, at most 3");
+    EXPECT_FAIL("{\"grid\":[[1,\"x\"],[1,2,3,4],[5]]}", "/grid", "3 elements, at most 2");
+    EXPECT_FAIL("{\"grid\":[[1,\"x\"],[1,2,3,4]]}", "/grid/0/1", "expected an integer");
+    EXPECT_FAIL("{\"grid\":[[1,2],[1,true,3,4]]}", "/grid/1", "4 elements, at most 3");
+    EXPECT_FAIL("{\"text\":5,\"weights\":[1,2,3,4]}", "/text", "expected a string");
+    /* Keys are compared unescaped, also for duplicates. */
+    doc = "{\"zz\":1,\"z\\u007a\":2}";
+    T_EQ(everything_decode(&v, doc, strlen(doc), &e), ACTOR_EDECODE);
+    T_CONTAINS(e.message, "duplicate object key");
+    doc = "{\"te\\u0078t\":\"hi\",\"text\":\"again\"}";
+    T_EQ(everything_decode(&v, doc, strlen(doc), &e), ACTOR_EDECODE);
+    doc = "{\"te\\u0078t\":\"h\\u00e9\\ud83d\\ude00?\"}";
+    T_OK(everything_decode(&v, doc, strlen(doc), &e));
+    T_STREQ(v.text, "h\xc3\xa9\xf0\x9f\x98\x80?");
+    everything_free(&v);
+}
+
 static void test_location(void)
 {
     const char *doc = "{\n  \"s\": {\"u8\": 1},\n  \"items\": [\n    {\"quantity\": 1},\n"
@@ -210,6 +242,7 @@ int main(void)
     T_RUN(test_wrong_types);
     T_RUN(test_ranges_and_fractions);
     T_RUN(test_enums_chars_arrays);
+    T_RUN(test_report_order);
     T_RUN(test_location);
     T_RUN(test_failed_decode_leaves_zero);
     T_RUN(test_bad_arguments);

@@ -84,6 +84,20 @@ static void test_deep_nesting(void)
         everything_free(&v);
         free(doc);
     }
+    /* The limit is jansson's: 2048 levels, the root value being level 1. */
+    {
+        char *open = repeat("{\"zz\":", "[", 2047, "");
+        char *ok = repeat(open, "]", 2047, "}");
+        char *deep = repeat("{\"zz\":[", "[", 2047, "1");
+        everything v;
+        actor_json_error e;
+        T_OK(everything_decode(&v, ok, strlen(ok), NULL));
+        T_EQ(everything_decode(&v, deep, strlen(deep), &e), ACTOR_EDECODE);
+        T_CONTAINS(e.message, "depth");
+        free(open);
+        free(ok);
+        free(deep);
+    }
     /* Closed as well: still refused by the depth limit. */
     {
         char *open = repeat("{\"tags\":", "[", 100000, "");

@@ -374,6 +374,93 @@ static void test_doubles_exact(void)
     }
 }
 
+/* The reference the encoder's number text must equal byte for byte: the
+ * first of printf's %.15g, %.16g, %.17g (floats: %.6g to %.9g, then %.17g)
+ * that strtod reads back exactly; subnormals from 1 digit. */
+static void ref_double(char *buf, size_t size, double d)
+{
+    if (d == 0) {
+        snprintf(buf, size, signbit(d) ? "-0.0" : "0");
+        return;
+    }
+    for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            return;
+    }
+}
+
+static void ref_float(char *buf, size_t size, float f)
+{
+    if (f == 0) {
+        snprintf(buf, size, signbit(f) ? "-0.0" : "0");
+        return;
+    }
+    for (int prec = fabsf(f) < FLT_MIN ? 1 : 6; prec <= 10; prec++) {
+        snprintf(buf, size, "%.*g", prec <= 9 ? prec : 17, (double)f);
+        if (prec == 10 || (float)strtod(buf, NULL) == f)
+            return;
+    }
+}
+
+/* 10^e, near enough for making test values (no libm here). */
+static double ten_to(int e)
+{
+    double p = 1;
+    for (int i = 0; i < (e < 0 ? -e : e); i++)
+        p = e < 0 ? p / 10 : p * 10;
+    return p;
+}
+
+/* Doubles of every magnitude and of few digits (where the encoder's fast
+ * paths apply), and random bit patterns. */
+static double rnd_text_double(void)
+{
+    double d;
+    uint64_t u;
+    switch (below(5)) {
+    case 0:
+        u = rnd();
+        memcpy(&d, &u, sizeof(d));
+        return isfinite(d) ? d : 1.5;
+    case 1: /* a few decimal digits at a random scale */
+        return (double)(int64_t)below(100000) * ten_to((int)below(60) - 30);
+    case 2: /* prices and the like */
+        return (double)(int64_t)below(10000000) / 100.0 + (double)below(3) * 1.25;
+    case 3: /* integers, also past 2^53 */
+        return (double)(int64_t)(rnd() >> below(64)) * (below(2) ? 1 : -1);
+    default: /* 15-17 digit values near powers of ten */
+        return ten_to((int)below(40) - 20) * (1 - (double)below(1000) * 1e-16);
+    }
+}
+
+static void test_number_text_matches_printf(void)
+{
+    actor_buf b = ACTOR_BUF_INIT;
+    actor_json_error e;
+    char want[64];
+
+    for (int n = 0; n < 300000 && !t_current_failed; n++) {
+        double d = rnd_text_double() * (below(2) ? 1 : -1);
+        float f = (float)d;
+        actor_buf_clear(&b);
+        T_OK(actor_json_put_double(&b, d, &e));
+        T_OK(actor_json_encode_end(&b, 0, 0, "number", &e));
+        ref_double(want, sizeof(want), d);
+        if (strcmp(b.ptr, want) != 0)
+            T_FAIL("double %a: wrote %s, printf/strtod give %s", d, b.ptr, want);
+        if (!isfinite(f))
+            continue;
+        actor_buf_clear(&b);
+        T_OK(actor_json_put_float(&b, f, &e));
+        T_OK(actor_json_encode_end(&b, 0, 0, "number", &e));
+        ref_float(want, sizeof(want), f);
+        if (strcmp(b.ptr, want) != 0)
+            T_FAIL("float %a: wrote %s, printf/strtod give %s", (double)f, b.ptr, want);
+    }
+    actor_buf_dispose(&b);
+}
+
 static void expect_encoding(actor_buf *b, const char *want)
 {
     T_STREQ(b->ptr, want);
@@ -499,6 +586,7 @@ int main(void)
     T_RUN(test_scalars_extremes);
     T_RUN(test_scalars_random);
     T_RUN(test_doubles_exact);
+    T_RUN(test_number_text_matches_printf);
     T_RUN(test_everything_random);
     T_RUN(test_wrapper_random);
     return t_done();
