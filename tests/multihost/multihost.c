@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 static const char *g_hostproc;
@@ -52,6 +53,8 @@ static int proc_start(proc *p, const char *id, int hb, int deadline, int idle)
         return -1;
     p->pid = fork();
     if (p->pid == 0) {
+        /* Die with the test, also when it is killed by its time-out. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(pin[0], 0);
         dup2(pout[1], 1);
         close(pin[1]);
