@@ -6,7 +6,8 @@
  *             actor system), every count read back and checked;
  *   hot       1,000,000 messages into one actor from 2 sender threads;
  *   pingpong  round trips between two actors with asynchronous sends;
- *   memory    RSS per idle actor that has handled one message.
+ *   memory    RSS per idle actor that has handled one message, the actors
+ *             spawned in waves of 10,000 as in runtime_bench.c.
  * Every handled message adds 1 to a global atomic counter, as the libactor
  * actors do, and the main thread waits for the expected count. The scheduler
  * is CAF's default (work stealing, one worker per core) unless --policy
@@ -36,7 +37,8 @@ using count_atom = atom_constant<atom("count")>;
 using ping_atom = atom_constant<atom("ping")>;
 using peer_atom = atom_constant<atom("peer")>;
 
-namespace {
+namespace
+{
 
 double now_s()
 {
@@ -239,14 +241,18 @@ void memory(actor_system &sys, const char *policy, long actors)
     anon_send(warm, inc_atom::value);
     wait_done();
     long before = status_kb("VmRSS");
-    reset_count(actors);
     double t0 = now_s();
     all.reserve(static_cast<size_t>(actors));
-    for (long i = 0; i < actors; i++) {
-        all.push_back(sys.spawn(counter));
-        anon_send(all.back(), inc_atom::value);
+    /* In waves of 10,000, as runtime_bench does. */
+    for (long done = 0; done < actors; done += 10000) {
+        long n = actors - done < 10000 ? actors - done : 10000;
+        reset_count(n);
+        for (long i = 0; i < n; i++) {
+            all.push_back(sys.spawn(counter));
+            anon_send(all.back(), inc_atom::value);
+        }
+        wait_done();
     }
-    wait_done();
     double dt = now_s() - t0;
     long after = status_kb("VmRSS");
     std::printf("bench caf memory policy=%s actors=%ld rss_delta_kb=%ld bytes_per_actor=%.0f "

@@ -5,7 +5,8 @@
 %%             actor of the workload), every count read back and checked;
 %%   hot       1,000,000 messages into one process from 2 sender processes;
 %%   pingpong  round trips between two processes, asynchronous sends;
-%%   memory    RSS per idle process that has handled one message.
+%%   memory    RSS per idle process that has handled one message, the
+%%             processes spawned in waves of 10,000 as in runtime_bench.c.
 %% Every handled message adds 1 to a shared atomics counter (as the libactor
 %% actors do); the main process polls it every millisecond to see the end.
 %% Prints one line per figure: `bench erlang <name> key=value ...`.
@@ -198,6 +199,16 @@ spawn_active(C, N) ->
     spawn(fun() -> counter(C) end) ! inc,
     spawn_active(C, N - 1).
 
+%% In waves of 10,000, as runtime_bench.c does.
+waves(_C, 0) ->
+    ok;
+waves(C, Left) ->
+    N = min(Left, 10000),
+    reset(C),
+    spawn_active(C, N),
+    wait_count(C, N),
+    waves(C, Left - N).
+
 memory(Actors) ->
     C = new_count(),
     Warm = spawn(fun() -> counter(C) end),
@@ -207,8 +218,7 @@ memory(Actors) ->
     erlang:garbage_collect(),
     Before = rss_kb(),
     T0 = now_s(),
-    spawn_active(C, Actors),
-    wait_count(C, Actors),
+    waves(C, Actors),
     Dt = now_s() - T0,
     After = rss_kb(),
     io:format("bench erlang memory actors=~b rss_delta_kb=~b bytes_per_actor=~b "

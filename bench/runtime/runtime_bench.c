@@ -709,7 +709,7 @@ int main(int argc, char **argv)
             url = argv[++first];
         else {
             fprintf(stderr, "usage: runtime_bench [--quick] [--dir DIR] [fanout|hot|pingpong|"
-                            "memory|writes]...\n");
+                            "memory|writes|cold]...\n");
             return 2;
         }
         first++;

@@ -333,7 +333,7 @@ static int stmt_step(struct sqlite_provider *sp, struct conn *c, sqlite3_stmt *s
 /* Run a statement without parameters (BEGIN, COMMIT...). */
 static int stmt_exec(struct sqlite_provider *sp, struct conn *c, enum stmt_id id)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc = stmt_get(&st, sp, c, id);
 
     return rc ? rc : stmt_run(sp, c, st, id);
@@ -342,7 +342,7 @@ static int stmt_exec(struct sqlite_provider *sp, struct conn *c, enum stmt_id id
 /* Roll back if a transaction is open, keeping the recorded error. */
 static void tx_rollback(struct sqlite_provider *sp, struct conn *c)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
 
     if (sqlite3_get_autocommit(c->db))
         return;
@@ -419,7 +419,7 @@ static int conn_open(struct sqlite_provider *sp, struct conn *c, int flags)
 static int schema_version(int64_t *out, struct sqlite_provider *sp, struct conn *c)
 {
     char table[64];
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     const unsigned char *txt;
     char *end;
     int rc, found;
@@ -473,7 +473,7 @@ static int schema_newer(const struct sqlite_provider *sp, int64_t v)
 /* Bring the schema to SCHEMA_VERSION in one BEGIN IMMEDIATE transaction. */
 static int schema_migrate(struct sqlite_provider *sp, struct conn *c)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int64_t v;
     int rc;
 
@@ -517,7 +517,7 @@ fail:
 static int wal_enable(struct sqlite_provider *sp, struct conn *c)
 {
     const unsigned char *mode;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
 
     if ((rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL)) != 0)
@@ -751,7 +751,7 @@ static int sq_state_get_ttl(actor_buf *out, int64_t *ttl_ms, actor_provider *p, 
 {
     struct sqlite_provider *sp = sp_of(p);
     struct conn *c;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int64_t now = actor_time_now_ms();
     int rc;
 
@@ -793,7 +793,7 @@ static int sq_state_get(actor_buf *out, actor_provider *p, const char *type, con
 
 static int apply_set(struct sqlite_provider *sp, struct conn *c, actor_store_op *op, int64_t now)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
 
     if ((rc = stmt_get(&st, sp, c, ST_STATE_SET)) != 0)
@@ -828,7 +828,7 @@ static int apply_set(struct sqlite_provider *sp, struct conn *c, actor_store_op 
 /* 1 when the lease row of (type, id) is (host, epoch), 0 when not. */
 static int fence_holds(struct sqlite_provider *sp, struct conn *c, const actor_store_op *op)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
 
     if ((rc = stmt_get(&st, sp, c, ST_FENCE_CHECK)) != 0)
@@ -846,7 +846,7 @@ static int fence_holds(struct sqlite_provider *sp, struct conn *c, const actor_s
 /* Delete; an expired row counts as absent (ENOTFOUND) but goes anyway. */
 static int apply_delete(struct sqlite_provider *sp, struct conn *c, actor_store_op *op, int64_t now)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc, live = 0;
 
     if (op->fence_host) {
@@ -875,7 +875,7 @@ static int apply_delete(struct sqlite_provider *sp, struct conn *c, actor_store_
 static int apply_acquire(struct sqlite_provider *sp, struct conn *c, actor_store_op *op,
                          int64_t now)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc, got = 0;
 
     if ((rc = stmt_get(&st, sp, c, ST_LEASE_ACQUIRE)) != 0)
@@ -916,7 +916,7 @@ static int apply_acquire(struct sqlite_provider *sp, struct conn *c, actor_store
 
 static int apply_release(struct sqlite_provider *sp, struct conn *c, actor_store_op *op)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
 
     if ((rc = stmt_get(&st, sp, c, ST_LEASE_RELEASE)) != 0)
@@ -984,7 +984,7 @@ out:
 static int sq_host_register(actor_provider *p, const char *host_id, const char *address)
 {
     struct sqlite_provider *sp = sp_of(p);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
 
     if (sp == NULL)
@@ -1010,7 +1010,7 @@ static int sq_host_register(actor_provider *p, const char *host_id, const char *
 static int sq_host_heartbeat(actor_provider *p, const char *host_id)
 {
     struct sqlite_provider *sp = sp_of(p);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
 
     if (sp == NULL)
@@ -1043,7 +1043,7 @@ static int sq_host_remove(actor_provider *p, const char *host_id)
 {
     struct sqlite_provider *sp = sp_of(p);
     struct conn *c = &sp->writer;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
 
     if (sp == NULL)
@@ -1075,7 +1075,7 @@ static int sq_lease_get(actor_lease_info *out, actor_provider *p, const char *ty
 {
     struct sqlite_provider *sp = sp_of(p);
     struct conn *c;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
 
     if (sp == NULL || out == NULL)
@@ -1117,7 +1117,7 @@ static int purge(size_t *count, struct sqlite_provider *sp, enum stmt_id id, int
                  int64_t limit)
 {
     struct conn *c = &sp->writer;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
 
     if ((rc = writer_lock(sp)) != 0)
@@ -1157,7 +1157,7 @@ static int sq_job_claim(actor_provider *p, const char *job, const char *host_id,
                         int64_t interval_ms)
 {
     struct sqlite_provider *sp = sp_of(p);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int64_t now;
     int rc;
 
