@@ -746,6 +746,40 @@ static int op_check(const actor_store_op *op, size_t i, int64_t max_len, int64_t
 
 /* ---- members ------------------------------------------------------------ */
 
+/* The start of a read by key (state_get, lease_get): check the arguments,
+ * take a reader connection and the statement with (type, id) bound as ?1
+ * and ?2. On success the caller steps, resets and gives the reader back. */
+static int keyed_read(struct conn **c, sqlite3_stmt **st, struct sqlite_provider *sp,
+                      const void *out, const char *member, int stmt, const char *type,
+                      const char *id)
+{
+    int rc;
+
+    if (sp == NULL || out == NULL)
+        return actor_error_set(ACTOR_EINVAL, "sqlite %s: NULL argument", member);
+    if ((rc = check_key(member, type, id)) != 0)
+        return rc;
+    if ((rc = reader_take(c, sp)) != 0)
+        return rc;
+    if ((rc = stmt_get(st, sp, *c, stmt)) != 0) {
+        reader_give(sp, *c);
+        return rc;
+    }
+    bind_text(*st, 1, type);
+    bind_text(*st, 2, id);
+    return 0;
+}
+
+/* ACTOR_ENOTFOUND naming what (state, lease) was not there for (type, id). */
+static int not_found(const char *what, const char *type, const char *id)
+{
+    char qt[300], qi[300];
+
+    actor__quote(qt, sizeof(qt), type);
+    actor__quote(qi, sizeof(qi), id);
+    return actor_error_set(ACTOR_ENOTFOUND, "no %s for %s \"%s\"", what, qt, qi);
+}
+
 static int sq_state_get_ttl(actor_buf *out, int64_t *ttl_ms, actor_provider *p, const char *type,
                             const char *id)
 {
@@ -755,16 +789,8 @@ static int sq_state_get_ttl(actor_buf *out, int64_t *ttl_ms, actor_provider *p, 
     int64_t now = actor_time_now_ms();
     int rc;
 
-    if (sp == NULL || out == NULL)
-        return actor_error_set(ACTOR_EINVAL, "sqlite state_get: NULL argument");
-    if ((rc = check_key("state_get", type, id)) != 0)
+    if ((rc = keyed_read(&c, &st, sp, out, "state_get", ST_STATE_GET, type, id)) != 0)
         return rc;
-    if ((rc = reader_take(&c, sp)) != 0)
-        return rc;
-    if ((rc = stmt_get(&st, sp, c, ST_STATE_GET)) != 0)
-        goto out;
-    bind_text(st, 1, type);
-    bind_text(st, 2, id);
     sqlite3_bind_int64(st, 3, now);
     rc = stmt_step(sp, c, st, ST_STATE_GET);
     if (rc == 1) {
@@ -774,14 +800,10 @@ static int sq_state_get_ttl(actor_buf *out, int64_t *ttl_ms, actor_provider *p, 
                           ? 0
                           : sqlite3_column_int64(st, 1) - now; /* > 0: expires_at > now */
     } else if (rc == 0) {
-        char qt[300], qi[300];
-        actor__quote(qt, sizeof(qt), type);
-        actor__quote(qi, sizeof(qi), id);
-        rc = actor_error_set(ACTOR_ENOTFOUND, "no state for %s \"%s\"", qt, qi);
+        rc = not_found("state", type, id);
     }
     /* Reset at once: it ends the read transaction, so checkpoints can pass. */
     sqlite3_reset(st);
-out:
     reader_give(sp, c);
     return rc;
 }
@@ -1078,16 +1100,8 @@ static int sq_lease_get(actor_lease_info *out, actor_provider *p, const char *ty
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if (sp == NULL || out == NULL)
-        return actor_error_set(ACTOR_EINVAL, "sqlite lease_get: NULL argument");
-    if ((rc = check_key("lease_get", type, id)) != 0)
+    if ((rc = keyed_read(&c, &st, sp, out, "lease_get", ST_LEASE_GET, type, id)) != 0)
         return rc;
-    if ((rc = reader_take(&c, sp)) != 0)
-        return rc;
-    if ((rc = stmt_get(&st, sp, c, ST_LEASE_GET)) != 0)
-        goto out;
-    bind_text(st, 1, type);
-    bind_text(st, 2, id);
     rc = stmt_step(sp, c, st, ST_LEASE_GET);
     if (rc == 1) {
         int64_t now = actor_time_now_ms();
@@ -1100,13 +1114,9 @@ static int sq_lease_get(actor_lease_info *out, actor_provider *p, const char *ty
         out->holder_alive = sqlite3_column_type(st, 3) != SQLITE_NULL &&
                             now - sqlite3_column_int64(st, 3) <= sp->deadline_ms;
     } else if (rc == 0) {
-        char qt[300], qi[300];
-        actor__quote(qt, sizeof(qt), type);
-        actor__quote(qi, sizeof(qi), id);
-        rc = actor_error_set(ACTOR_ENOTFOUND, "no lease for %s \"%s\"", qt, qi);
+        rc = not_found("lease", type, id);
     }
     sqlite3_reset(st);
-out:
     reader_give(sp, c);
     return rc;
 }
