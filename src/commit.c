@@ -51,13 +51,7 @@ int actor__commit_new(actor__commit **out, actor_provider *provider, size_t max_
     if (c == NULL)
         return actor__error_oom();
     pthread_mutex_init(&c->mu, NULL);
-    {
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&c->arrive_cv, &ca);
-        pthread_condattr_destroy(&ca);
-    }
+    actor__cond_init_mono(&c->arrive_cv);
     c->provider = provider;
     c->max_batch = max_batch ? max_batch : 1000;
     *out = c;

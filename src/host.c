@@ -136,13 +136,7 @@ int actor_host_new(actor_host **out, const char *store_url, const actor_host_opt
     if (h == NULL)
         return actor__error_oom();
     pthread_mutex_init(&h->bg_mu, NULL);
-    {
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&h->bg_cv, &ca);
-        pthread_condattr_destroy(&ca);
-    }
+    actor__cond_init_mono(&h->bg_cv);
     if ((rc = resolve_options(&h->opts, opts)) != 0)
         goto fail;
     if (h->opts.host_id) {

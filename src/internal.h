@@ -19,6 +19,12 @@ int actor__error_oom(void);
 /* Validate a name (type, ID, method...): non-NULL, non-empty, at most `max`
  * bytes, valid UTF-8. `what` starts the message ("actor ID"). */
 int actor__validate_name(const char *what, const char *s, size_t max);
+/* Length of the valid UTF-8 sequence at s (lead byte >= 0x80, `avail`
+ * bytes readable), or 0 when invalid: bad lead, truncated, overlong,
+ * surrogate, past U+10FFFF. The one decoder behind every UTF-8 check. */
+size_t actor__utf8_seq(const unsigned char *s, size_t avail);
+/* Initialise a condition variable that times out on CLOCK_MONOTONIC. */
+void actor__cond_init_mono(pthread_cond_t *cv);
 /* A printable rendering of s for messages (escaped, shortened). */
 void actor__quote(char *dst, size_t size, const char *s);
 int64_t actor__mono_ms(void);

@@ -310,39 +310,6 @@ static void set_location(actor_json_error *err, const char *s, size_t len, size_
 
 /* ---- UTF-8 ------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence starting at s (lead byte >= 0x80),
- * or 0 when it is invalid (bad lead, truncated, overlong, surrogate, past
- * U+10FFFF). */
-static size_t utf8_seq(const unsigned char *s, size_t avail)
-{
-    unsigned c = s[0], cp;
-    size_t n;
-
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (avail < n)
-        return 0;
-    for (size_t k = 1; k < n; k++) {
-        if ((s[k] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[k] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
 /* 1 when the n bytes at s are valid UTF-8 (as jansson requires: no
  * overlong forms, no surrogates, nothing past U+10FFFF), else 0. *four is
  * set when a 4-byte sequence occurs. */
@@ -362,7 +329,7 @@ static int utf8_valid(const unsigned char *s, size_t n, int *four)
             while (i < n && s[i] < 0x80)
                 i++;
         } else {
-            size_t k = utf8_seq(s + i, n - i);
+            size_t k = actor__utf8_seq(s + i, n - i);
             if (k == 0)
                 return 0;
             if (k == 4)
@@ -1762,7 +1729,7 @@ static int put_escaped(actor_buf *out, const char *str, size_t len, actor_json_e
         if (i >= len)
             break;
         if (s[i] >= 0x80) {
-            size_t n = utf8_seq(s + i, len - i);
+            size_t n = actor__utf8_seq(s + i, len - i);
             if (n == 0) {
                 rc = actor_json_fail(err, ACTOR_EINVAL, "invalid UTF-8 at byte %zu of a string", i);
                 goto fail;
@@ -1773,40 +1740,22 @@ static int put_escaped(actor_buf *out, const char *str, size_t len, actor_json_e
             out->size += n;
             i += n;
         } else {
+            /* The characters with a short escape, and their escapes. */
+            static const char shorts[] = "\"\\\n\r\t\b\f", letters[] = "\"\\nrtbf";
             char esc[6];
             size_t n = 2;
             unsigned char c = s[i++];
+            const char *k = c ? memchr(shorts, c, sizeof(shorts) - 1) : NULL;
             esc[0] = '\\';
-            switch (c) {
-            case '"':
-                esc[1] = '"';
-                break;
-            case '\\':
-                esc[1] = '\\';
-                break;
-            case '\n':
-                esc[1] = 'n';
-                break;
-            case '\r':
-                esc[1] = 'r';
-                break;
-            case '\t':
-                esc[1] = 't';
-                break;
-            case '\b':
-                esc[1] = 'b';
-                break;
-            case '\f':
-                esc[1] = 'f';
-                break;
-            default:
+            if (k) {
+                esc[1] = letters[k - shorts];
+            } else {
                 esc[1] = 'u';
                 esc[2] = '0';
                 esc[3] = '0';
                 esc[4] = hex[c >> 4];
                 esc[5] = hex[c & 15];
                 n = 6;
-                break;
             }
             if ((rc = reserve(out, n + 1)) != 0)
                 goto fail;

@@ -19,6 +19,39 @@ const char *actor_version(void)
     return ACTOR_VERSION_STRING;
 }
 
+/* Length of the valid UTF-8 sequence starting at s (lead byte >= 0x80),
+ * or 0 when it is invalid (bad lead, truncated, overlong, surrogate, past
+ * U+10FFFF). */
+size_t actor__utf8_seq(const unsigned char *s, size_t avail)
+{
+    unsigned c = s[0], cp;
+    size_t n;
+
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (avail < n)
+        return 0;
+    for (size_t k = 1; k < n; k++) {
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[k] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
 int actor_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -27,7 +60,6 @@ int actor_utf8_valid(const char *s, size_t len)
     while (i < len) {
         unsigned c = p[i];
         size_t n;
-        unsigned cp;
 
         /* Fast path: eight ASCII bytes, none of them NUL, at a time. */
         if (len - i >= 8) {
@@ -46,30 +78,9 @@ int actor_utf8_valid(const char *s, size_t len)
             i++;
             continue;
         }
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
+        if ((n = actor__utf8_seq(p + i, len - i)) == 0)
             return 0;
-        }
-        if (len - i <= n)
-            return 0;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        /* Reject overlong forms, surrogates and values past U+10FFFF. */
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += n + 1;
+        i += n;
     }
     return 1;
 }
@@ -126,6 +137,16 @@ int64_t actor_time_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void actor__cond_init_mono(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
 }
 
 int64_t actor__mono_ms(void)

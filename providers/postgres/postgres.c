@@ -690,36 +690,48 @@ static int finish_call(pg_provider *p, pg_lease *l, PGresult **res, int n, const
     return 0;
 }
 
-static int pg_state_get_ttl(actor_buf *out, int64_t *ttl_ms, actor_provider *prov, const char *type,
-                            const char *id)
+/* A read by key (state_get, lease_get): check the arguments, run statement
+ * `stmt` with (type, id) on a pooled connection, and hand back its result
+ * in *r, or ACTOR_ENOTFOUND naming `what` when it has no row. */
+static int keyed_read(PGresult **r, pg_provider *p, const void *out, const char *member, int stmt,
+                      const char *what, const char *type, const char *id)
 {
-    pg_provider *p = (pg_provider *)prov;
     params ps = {0};
-    PGresult *r;
     pg_lease l;
     int rc;
 
     if (out == NULL)
-        return actor_error_set(ACTOR_EINVAL, "PostgreSQL state_get: out is NULL");
-    if ((rc = check_key("state_get", type, id)) != 0)
+        return actor_error_set(ACTOR_EINVAL, "PostgreSQL %s: out is NULL", member);
+    if ((rc = check_key(member, type, id)) != 0)
         return rc;
     if ((rc = pool_get(&l, p)) != 0)
         return rc;
     param_text(&ps, type);
     param_text(&ps, id);
-    if ((rc = send_stmt(l.conn, ST_GET, &ps, "state_get")) != 0) {
+    if ((rc = send_stmt(l.conn, stmt, &ps, member)) != 0) {
         pool_put(p, &l, 1);
         return rc;
     }
-    if ((rc = finish_call(p, &l, &r, 1, "state_get")) != 0)
+    if ((rc = finish_call(p, &l, r, 1, member)) != 0)
         return rc;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
+    if (PQntuples(*r) == 0) {
         char qt[300], qi[300];
+        PQclear(*r);
         actor__quote(qt, sizeof(qt), type);
         actor__quote(qi, sizeof(qi), id);
-        return actor_error_set(ACTOR_ENOTFOUND, "no state for %s \"%s\"", qt, qi);
+        return actor_error_set(ACTOR_ENOTFOUND, "no %s for %s \"%s\"", what, qt, qi);
     }
+    return 0;
+}
+
+static int pg_state_get_ttl(actor_buf *out, int64_t *ttl_ms, actor_provider *prov, const char *type,
+                            const char *id)
+{
+    PGresult *r;
+    int rc = keyed_read(&r, (pg_provider *)prov, out, "state_get", ST_GET, "state", type, id);
+
+    if (rc != 0)
+        return rc;
     rc = actor_buf_set(out, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
     if (ttl_ms)
         *ttl_ms = col_int8(r, 0, 1);
@@ -1135,33 +1147,11 @@ static int pg_host_remove(actor_provider *prov, const char *host_id)
 static int pg_lease_get(actor_lease_info *out, actor_provider *prov, const char *type,
                         const char *id)
 {
-    pg_provider *p = (pg_provider *)prov;
-    params ps = {0};
     PGresult *r;
-    pg_lease l;
-    int rc;
+    int rc = keyed_read(&r, (pg_provider *)prov, out, "lease_get", ST_LEASE_GET, "lease", type, id);
 
-    if (out == NULL)
-        return actor_error_set(ACTOR_EINVAL, "PostgreSQL lease_get: out is NULL");
-    if ((rc = check_key("lease_get", type, id)) != 0)
+    if (rc != 0)
         return rc;
-    if ((rc = pool_get(&l, p)) != 0)
-        return rc;
-    param_text(&ps, type);
-    param_text(&ps, id);
-    if ((rc = send_stmt(l.conn, ST_LEASE_GET, &ps, "lease_get")) != 0) {
-        pool_put(p, &l, 1);
-        return rc;
-    }
-    if ((rc = finish_call(p, &l, &r, 1, "lease_get")) != 0)
-        return rc;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        char qt[300], qi[300];
-        actor__quote(qt, sizeof(qt), type);
-        actor__quote(qi, sizeof(qi), id);
-        return actor_error_set(ACTOR_ENOTFOUND, "no lease for %s \"%s\"", qt, qi);
-    }
     rc = actor_buf_set(&out->host_id, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
     if (rc == 0)
         rc = actor_buf_set(&out->address, PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1));
