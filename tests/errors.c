@@ -3,8 +3,9 @@
  * are NULL, empty, too long or not UTF-8; unknown and malformed store URLs;
  * a database file that cannot be opened or is not a database; a database
  * whose schema is newer than the library (left untouched); registration
- * mistakes; host options out of range. Each gets a specific code and a
- * message that names the bad value.
+ * mistakes; host options out of range; bad query options and bad percent
+ * escapes in a sqlite: URL. Each gets a specific code and a message that
+ * names the bad value.
  */
 #include "test.h"
 
@@ -100,6 +101,97 @@ static void test_urls(void)
     T_EQ(actor_host_new(&h, url, NULL), ACTOR_ESTORE);
     T_CONTAINS(actor_error_last(), "no/such/dir/x.db");
     T_CHECK(h == NULL);
+}
+
+/* Store URLs with bad query options: each is ACTOR_EINVAL, and the message
+ * quotes the URL and contains `names` (the option, or what is wrong). */
+static const struct {
+    const char *url;
+    const char *names;
+} bad_options[] = {
+    {"sqlite::memory:?sync=normal", "unknown option \"sync\""},
+    {"sqlite::memory:?Synchronous=normal", "unknown option \"Synchronous\""},
+    {"sqlite::memory:?=normal", "unknown option \"\""},
+    {"sqlite::memory:?synchronous", "synchronous has no '='"},
+    {"sqlite::memory:?synchronous=", "synchronous has an empty value"},
+    {"sqlite::memory:?synchronous=normal&synchronous=full", "synchronous is given twice"},
+    {"sqlite::memory:?synchronous=fast", "synchronous: \"fast\" is not full or normal"},
+    {"sqlite::memory:?synchronous=extra", "synchronous: \"extra\""},
+    {"sqlite::memory:?synchronous=1", "synchronous: \"1\""},
+    {"sqlite::memory:?synchronous=normal ", "synchronous: \"normal \""},
+    {"sqlite::memory:?synchronous=off", "synchronous=off is refused"},
+    {"sqlite::memory:?synchronous=OFF", "durability"},
+    {"sqlite::memory:?busy_timeout_ms", "busy_timeout_ms has no '='"},
+    {"sqlite::memory:?busy_timeout_ms=", "busy_timeout_ms has an empty value"},
+    {"sqlite::memory:?busy_timeout_ms=-1", "busy_timeout_ms: \"-1\" is not an integer"},
+    {"sqlite::memory:?busy_timeout_ms=+5", "busy_timeout_ms: \"+5\""},
+    {"sqlite::memory:?busy_timeout_ms=5s", "busy_timeout_ms: \"5s\""},
+    {"sqlite::memory:?busy_timeout_ms=2147483648", "busy_timeout_ms: \"2147483648\""},
+    {"sqlite::memory:?busy_timeout_ms=99999999999999999999", "busy_timeout_ms: \"9999"},
+    {"sqlite::memory:?busy_timeout_ms=1&busy_timeout_ms=1", "busy_timeout_ms is given twice"},
+    {"sqlite::memory:?synchronous=normal&", "empty option"},
+    {"sqlite::memory:?&synchronous=normal", "empty option"},
+    {"sqlite::memory:??", "unknown option \"?\""},
+    {"sqlite:?synchronous=normal", "expected sqlite:PATH"},
+};
+
+static void test_url_options(void)
+{
+    actor_host *h = NULL;
+
+    for (size_t i = 0; i < sizeof(bad_options) / sizeof(bad_options[0]); i++) {
+        char quoted[200];
+        int rc = actor_host_new(&h, bad_options[i].url, NULL);
+
+        if (rc != ACTOR_EINVAL)
+            T_FAIL("%s: returned %d (%s), expected ACTOR_EINVAL", bad_options[i].url, rc,
+                   actor_strerror(rc));
+        T_CHECK(h == NULL);
+        actor_host_free(h);
+        h = NULL;
+        if (strstr(actor_error_last(), bad_options[i].names) == NULL)
+            T_FAIL("%s: message \"%s\" does not contain \"%s\"", bad_options[i].url,
+                   actor_error_last(), bad_options[i].names);
+        snprintf(quoted, sizeof(quoted), "\"%s\"", bad_options[i].url);
+        if (strstr(actor_error_last(), quoted) == NULL)
+            T_FAIL("%s: message \"%s\" does not quote the URL", bad_options[i].url,
+                   actor_error_last());
+    }
+}
+
+/* A malformed percent escape in the path: ACTOR_EINVAL naming the escape,
+ * and no file is created under any spelling of the name. */
+static void test_url_escapes(void)
+{
+    static const struct {
+        const char *name; /* the file name as written in the URL */
+        const char *escape;
+    } cases[] = {
+        {"a%G1.db", "\"%G1\""},
+        {"a%1G.db", "\"%1G\""},
+        {"a.db%4", "\"%4\""},
+        {"a.db%", "\"%\""},
+        {"a%%41.db", "\"%%4\""},
+        {"a%00.db", "\"%00\""},
+        {"a%4?synchronous=normal", "\"%4\""},
+    };
+    actor_host *h = NULL;
+    char path[700], url[800];
+    struct stat st;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        t_tmp_path(path, sizeof(path), cases[i].name);
+        snprintf(url, sizeof(url), "sqlite:%s", path);
+        T_EQ(actor_host_new(&h, url, NULL), ACTOR_EINVAL);
+        T_CHECK(h == NULL);
+        T_CONTAINS(actor_error_last(), cases[i].escape);
+        T_CONTAINS(actor_error_last(), "escape");
+        T_CONTAINS(actor_error_last(), "store URL \"sqlite:");
+        T_CHECK(stat(path, &st) != 0);
+    }
+    T_EQ(actor_host_new(&h, "sqlite:%00", NULL), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "NUL");
+    T_CONTAINS(actor_error_last(), "\"sqlite:%00\"");
 }
 
 static int read_file(const char *path, char *buf, size_t size, size_t *len)
@@ -255,6 +347,8 @@ int main(void)
 {
     T_RUN(test_names);
     T_RUN(test_urls);
+    T_RUN(test_url_options);
+    T_RUN(test_url_escapes);
     T_RUN(test_not_a_database);
     T_RUN(test_newer_schema);
     T_RUN(test_registration);

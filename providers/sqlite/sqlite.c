@@ -5,7 +5,9 @@
  * connection serialised by a mutex for apply, hosts and cleanup, and a small
  * pool of reader connections for state_get and lease_get, so that reads run
  * beside the writer (WAL mode). Statements are prepared once per connection
- * and cached. docs/providers.md describes the schema and the settings chosen.
+ * and cached. It also parses its store URL: a percent-decoded path and the
+ * query options synchronous and busy_timeout_ms. docs/providers.md describes
+ * the URL, the schema and the settings chosen.
  */
 #include <actor/sys/provider.h>
 
@@ -188,7 +190,9 @@ struct sqlite_provider {
     char *path;          /* the file, or ":memory:" */
     int memory;
     char prefix[40];
-    int64_t timeout_ms;
+    int64_t timeout_ms; /* waits inside the process: writer mutex, readers */
+    int64_t busy_ms;    /* SQLite's busy handler and the WAL switch */
+    int sync_normal;    /* synchronous=NORMAL on the writer, else FULL */
     int64_t deadline_ms;
     int64_t max_value;   /* SQLite's length limit for one value */
     char *sql[ST_COUNT]; /* stmt_defs with the prefix substituted */
@@ -235,7 +239,7 @@ static int db_fail(const struct sqlite_provider *sp, sqlite3 *db, int rc, const 
 
     if (code == ACTOR_ETIMEOUT)
         return actor_error_set(code, "sqlite \"%s\": %s: %s (busy timeout %lld ms)", sp->path, step,
-                               msg, (long long)sp->timeout_ms);
+                               msg, (long long)sp->busy_ms);
     return actor_error_set(code, "sqlite \"%s\": %s: %s", sp->path, step, msg);
 }
 
@@ -397,8 +401,9 @@ static int conn_open(struct sqlite_provider *sp, struct conn *c, int flags)
 
     memset(c, 0, sizeof(*c));
     /* Each connection is used by one thread at a time under our own locks,
-     * so SQLite's per-connection mutex is not needed. Paths are taken
-     * literally (no SQLITE_OPEN_URI). */
+     * so SQLite's per-connection mutex is not needed. The path is already
+     * decoded from the store URL; SQLite takes it literally (no
+     * SQLITE_OPEN_URI). */
     rc = sqlite3_open_v2(sp->path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         int code = map_code(rc);
@@ -409,7 +414,7 @@ static int conn_open(struct sqlite_provider *sp, struct conn *c, int flags)
         return code;
     }
     sqlite3_extended_result_codes(c->db, 0);
-    sqlite3_busy_timeout(c->db, sp->timeout_ms > INT_MAX ? INT_MAX : (int)sp->timeout_ms);
+    sqlite3_busy_timeout(c->db, sp->busy_ms > INT_MAX ? INT_MAX : (int)sp->busy_ms);
     return 0;
 }
 
@@ -565,7 +570,9 @@ static int writer_open(struct sqlite_provider *sp)
     if (v > SCHEMA_VERSION)
         return schema_newer(sp, v);
 
-    snprintf(sql, sizeof(sql), "PRAGMA synchronous=FULL; PRAGMA cache_size=-%d", WRITER_CACHE_KIB);
+    /* Readers never write, so synchronous matters on the writer alone. */
+    snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s; PRAGMA cache_size=-%d",
+             sp->sync_normal ? "NORMAL" : "FULL", WRITER_CACHE_KIB);
     if ((rc = exec_sql(sp, c->db, sql, "set pragmas")) != 0)
         return rc;
     if (v < SCHEMA_VERSION && (rc = schema_migrate(sp, c)) != 0)
@@ -573,8 +580,8 @@ static int writer_open(struct sqlite_provider *sp)
     if (!sp->memory) {
         /* The pragma upgrades a read lock to a write lock, and SQLite does
          * not wait (busy handler) on such upgrades: two processes switching
-         * at once see SQLITE_BUSY at once. Retry until the timeout. */
-        int64_t deadline = actor__mono_ms() + sp->timeout_ms;
+         * at once see SQLITE_BUSY at once. Retry until the busy timeout. */
+        int64_t deadline = actor__mono_ms() + sp->busy_ms;
         while ((rc = wal_enable(sp, c)) == ACTOR_ETIMEOUT && actor__mono_ms() < deadline) {
             struct timespec ts = {0, (long)(2 + (unsigned)getpid() % 7) * 1000000L};
             nanosleep(&ts, NULL);
@@ -784,7 +791,7 @@ static int sq_state_get_ttl(actor_buf *out, int64_t *ttl_ms, actor_provider *p, 
                             const char *id)
 {
     struct sqlite_provider *sp = sp_of(p);
-    struct conn *c;
+    struct conn *c = NULL;
     sqlite3_stmt *st = NULL;
     int64_t now = actor_time_now_ms();
     int rc;
@@ -1096,7 +1103,7 @@ out:
 static int sq_lease_get(actor_lease_info *out, actor_provider *p, const char *type, const char *id)
 {
     struct sqlite_provider *sp = sp_of(p);
-    struct conn *c;
+    struct conn *c = NULL;
     sqlite3_stmt *st = NULL;
     int rc;
 
@@ -1217,6 +1224,204 @@ static void sq_free(actor_provider *p)
     free(sp);
 }
 
+/* ---- store URL ------------------------------------------------------------
+ * sqlite:PATH[?OPTIONS]. The first '?' starts the options; PATH before it is
+ * percent-decoded (%XX), so that a file name holding '?' or '%' is still
+ * expressible. OPTIONS is KEY=VALUE pairs joined by '&', taken literally;
+ * an empty query ("sqlite:a.db?") means no options. */
+
+struct store_url {
+    char *path;      /* decoded; owned */
+    int sync_normal; /* synchronous=normal */
+    int64_t busy_ms; /* busy_timeout_ms, or -1 when not given */
+};
+
+#define OPTION_NAMES "synchronous, busy_timeout_ms"
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Quote the n bytes at s (not NUL-terminated) for a message. */
+static void quote_span(char *dst, size_t size, const char *s, size_t n)
+{
+    char tmp[80];
+
+    if (n >= sizeof(tmp))
+        n = sizeof(tmp) - 1;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    actor__quote(dst, size, tmp);
+}
+
+static int span_is(const char *s, size_t n, const char *word)
+{
+    return strlen(word) == n && memcmp(s, word, n) == 0;
+}
+
+/* Like span_is, ignoring ASCII case. */
+static int span_is_nocase(const char *s, size_t n, const char *word)
+{
+    if (strlen(word) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
+        if (c != word[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* Decode the n bytes of PATH at s into u->path. */
+static int url_path(struct store_url *u, const char *url, const char *s, size_t n)
+{
+    char q[300], qe[32];
+    size_t o = 0;
+
+    if ((u->path = malloc(n + 1)) == NULL)
+        return actor__error_oom();
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+
+        if (s[i] != '%') {
+            u->path[o++] = s[i];
+            continue;
+        }
+        hi = i + 1 < n ? hex_value(s[i + 1]) : -1;
+        lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            actor__quote(q, sizeof(q), url);
+            quote_span(qe, sizeof(qe), s + i, n - i < 3 ? n - i : 3);
+            if (hi == 0 && lo == 0)
+                return actor_error_set(ACTOR_EINVAL,
+                                       "store URL \"%s\": escape \"%s\" in the path: a file name "
+                                       "cannot hold a NUL byte",
+                                       q, qe);
+            return actor_error_set(ACTOR_EINVAL,
+                                   "store URL \"%s\": bad escape \"%s\" in the path: expected %% "
+                                   "and two hex digits (%%25 for %%, %%3F for ?)",
+                                   q, qe);
+        }
+        u->path[o++] = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    u->path[o] = '\0';
+    return 0;
+}
+
+/* Apply one option KEY=VALUE (the n bytes at s); `seen` holds one bit per
+ * option already given. */
+static int url_option(struct store_url *u, unsigned *seen, const char *url, const char *s, size_t n)
+{
+    const char *eq = memchr(s, '=', n);
+    size_t klen = eq ? (size_t)(eq - s) : n, vlen = eq ? n - klen - 1 : 0;
+    const char *v = eq ? eq + 1 : s + n;
+    char q[300], qk[300], qv[300];
+    unsigned bit;
+
+    actor__quote(q, sizeof(q), url);
+    quote_span(qk, sizeof(qk), s, klen);
+    quote_span(qv, sizeof(qv), v, vlen);
+    if (n == 0)
+        return actor_error_set(ACTOR_EINVAL,
+                               "store URL \"%s\": empty option (nothing between '?' or '&' and "
+                               "the next '&' or the end)",
+                               q);
+    if (span_is(s, klen, "synchronous"))
+        bit = 1;
+    else if (span_is(s, klen, "busy_timeout_ms"))
+        bit = 2;
+    else
+        return actor_error_set(ACTOR_EINVAL,
+                               "store URL \"%s\": unknown option \"%s\" (known: " OPTION_NAMES ")",
+                               q, qk);
+    if (*seen & bit)
+        return actor_error_set(ACTOR_EINVAL, "store URL \"%s\": option %s is given twice", q, qk);
+    *seen |= bit;
+    if (eq == NULL)
+        return actor_error_set(
+            ACTOR_EINVAL, "store URL \"%s\": option %s has no '=' (expected %s=VALUE)", q, qk, qk);
+    if (vlen == 0)
+        return actor_error_set(ACTOR_EINVAL, "store URL \"%s\": option %s has an empty value", q,
+                               qk);
+
+    if (bit == 1) {
+        if (span_is_nocase(v, vlen, "full")) {
+            u->sync_normal = 0;
+        } else if (span_is_nocase(v, vlen, "normal")) {
+            u->sync_normal = 1;
+        } else if (span_is_nocase(v, vlen, "off")) {
+            return actor_error_set(ACTOR_EINVAL,
+                                   "store URL \"%s\": option synchronous=off is refused: it breaks "
+                                   "the durability contract (an OS crash or power failure could "
+                                   "lose or corrupt committed writes); use normal or full",
+                                   q);
+        } else {
+            return actor_error_set(ACTOR_EINVAL,
+                                   "store URL \"%s\": option synchronous: \"%s\" is not full or "
+                                   "normal",
+                                   q, qv);
+        }
+        return 0;
+    }
+    u->busy_ms = 0;
+    for (size_t i = 0; i < vlen; i++) {
+        if (v[i] < '0' || v[i] > '9' || u->busy_ms > (INT_MAX - (v[i] - '0')) / 10)
+            return actor_error_set(ACTOR_EINVAL,
+                                   "store URL \"%s\": option busy_timeout_ms: \"%s\" is not an "
+                                   "integer from 0 to %d",
+                                   q, qv, INT_MAX);
+        u->busy_ms = u->busy_ms * 10 + (v[i] - '0');
+    }
+    return 0;
+}
+
+/* Parse "sqlite:PATH[?OPTIONS]" into u; on failure u->path may be set and
+ * is the caller's to free. */
+static int url_parse(struct store_url *u, const char *url)
+{
+    const char *path = url + 7, *qm = NULL;
+    size_t plen = 0;
+    unsigned seen = 0;
+    char q[300];
+    int rc;
+
+    u->path = NULL;
+    u->sync_normal = 0;
+    u->busy_ms = -1;
+    if (strncmp(url, "sqlite:", 7) == 0) {
+        qm = strchr(path, '?');
+        plen = qm ? (size_t)(qm - path) : strlen(path);
+    }
+    if (plen == 0) {
+        actor__quote(q, sizeof(q), url);
+        return actor_error_set(ACTOR_EINVAL,
+                               "store URL \"%s\": expected sqlite:PATH or sqlite::memory:, "
+                               "optionally followed by ?OPTIONS",
+                               q);
+    }
+    if ((rc = url_path(u, url, path, plen)) != 0)
+        return rc;
+    if (qm == NULL || qm[1] == '\0')
+        return 0;
+    for (const char *s = qm + 1;;) {
+        const char *amp = strchr(s, '&');
+        size_t n = amp ? (size_t)(amp - s) : strlen(s);
+        if ((rc = url_option(u, &seen, url, s, n)) != 0)
+            return rc;
+        if (amp == NULL)
+            return 0;
+        s = amp + 1;
+    }
+}
+
 /* ---- open --------------------------------------------------------------- */
 
 static int locks_init(struct sqlite_provider *sp)
@@ -1245,33 +1450,37 @@ static int locks_init(struct sqlite_provider *sp)
 int actor__sqlite_provider_open(actor_provider **out, const actor_provider_config *config)
 {
     struct sqlite_provider *sp;
-    const char *path;
+    struct store_url u;
     char q[300];
     int rc;
 
     if (out == NULL || config == NULL || config->url == NULL)
         return actor_error_set(ACTOR_EINVAL, "sqlite provider: NULL argument");
     *out = NULL;
-    if (strncmp(config->url, "sqlite:", 7) != 0 || config->url[7] == '\0') {
-        actor__quote(q, sizeof(q), config->url);
-        return actor_error_set(ACTOR_EINVAL,
-                               "store URL \"%s\": expected sqlite:PATH or sqlite::memory:", q);
+    if ((rc = url_parse(&u, config->url)) != 0) {
+        free(u.path);
+        return rc;
     }
-    path = config->url + 7;
     if (!prefix_valid(config->table_prefix)) {
+        free(u.path);
         actor__quote(q, sizeof(q), config->table_prefix);
         return actor_error_set(ACTOR_EINVAL,
                                "sqlite: table prefix \"%s\" is not [A-Za-z_][A-Za-z0-9_]* of at "
                                "most 32 bytes",
                                q);
     }
-    if (!sqlite3_threadsafe())
+    if (!sqlite3_threadsafe()) {
+        free(u.path);
         return actor_error_set(ACTOR_ESTORE, "sqlite: the SQLite library was built without "
                                              "thread support (SQLITE_THREADSAFE=0)");
+    }
 
     sp = calloc(1, sizeof(*sp));
-    if (sp == NULL)
+    if (sp == NULL) {
+        free(u.path);
         return actor__error_oom();
+    }
+    sp->path = u.path;
     sp->base.version = ACTOR_PROVIDER_VERSION;
     sp->base.name = "sqlite";
     sp->base.free = sq_free;
@@ -1284,15 +1493,15 @@ int actor__sqlite_provider_open(actor_provider **out, const actor_provider_confi
     sp->base.lease_get = sq_lease_get;
     sp->base.cleanup = sq_cleanup;
     sp->base.job_claim = sq_job_claim;
-    sp->memory = strcmp(path, ":memory:") == 0;
+    /* SQLite opens a private in-memory database for this name, however it
+     * was spelled in the URL. */
+    sp->memory = strcmp(sp->path, ":memory:") == 0;
     snprintf(sp->prefix, sizeof(sp->prefix), "%s", config->table_prefix);
     sp->timeout_ms = config->timeout_ms > 0 ? config->timeout_ms : DEFAULT_TIMEOUT_MS;
+    sp->busy_ms = u.busy_ms >= 0 ? u.busy_ms : sp->timeout_ms;
+    sp->sync_normal = u.sync_normal;
     sp->deadline_ms =
         config->lease_deadline_ms > 0 ? config->lease_deadline_ms : DEFAULT_DEADLINE_MS;
-    if ((sp->path = strdup(path)) == NULL) {
-        free(sp);
-        return actor__error_oom();
-    }
     for (int i = 0; i < ST_COUNT; i++) {
         if ((sp->sql[i] = sql_expand(stmt_defs[i].sql, sp->prefix)) == NULL) {
             sq_free(&sp->base);

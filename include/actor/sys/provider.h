@@ -130,7 +130,9 @@ struct actor_provider {
     /*
      * Apply `n` writes in ONE transaction, in order, and fill each op's
      * result. Per-op outcomes (ACTOR_ENOTFOUND, ACTOR_ELEASE) do not abort
-     * the others. Return 0 only when the transaction committed durably. Any
+     * the others. Return 0 only when the transaction committed durably (as
+     * durably as the store is configured to: e.g. a SQLite store opened with
+     * synchronous=normal survives a crash of the process, not of the OS). Any
      * other return means the batch was not committed, or, for a server whose
      * connection broke after the commit was sent, that its outcome is
      * unknown; results are then ignored and every caller gets the error.
