@@ -171,8 +171,10 @@ static void lead(actor__commit *c)
             } else {
                 if (rc != 0)
                     snprintf(r->msg, r->msg_size, "%s", msg);
-                r->done = 1;
-                pthread_cond_signal(r->cv);
+                /* The caller wakes without taking c->mu: no wake-up that
+                 * only queues on the lock the leader holds. */
+                __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+                sem_post(r->sem);
             }
             if (r == last)
                 break;
@@ -193,7 +195,7 @@ static void lead(actor__commit *c)
         if (c->head->cb == NULL) {
             /* A blocking caller is next: let it lead its own batch. */
             c->leader_active = 0;
-            pthread_cond_signal(c->head->cv);
+            sem_post(c->head->sem);
             return;
         }
     }
@@ -209,7 +211,9 @@ static void enqueue(actor__commit *c, actor__commit_req *r)
         c->head = r;
     c->tail = r;
     c->queued_ops += r->n;
-    if (c->leader_waiting)
+    /* Wake a leader waiting for more only once there is what it waits
+     * for (see wait_for_more), not on every arrival. */
+    if (c->leader_waiting && (c->queued_ops >= c->last_batch || c->queued_ops >= c->max_batch))
         pthread_cond_signal(&c->arrive_cv);
 }
 
@@ -229,7 +233,7 @@ void actor__commit_submit(actor__commit *c, actor__commit_req *r)
 int actor__commit_apply(actor__commit *c, actor_store_op **ops, size_t n)
 {
     actor__commit_req self;
-    pthread_cond_t cv;
+    sem_t sem;
     char msg[512] = "";
 
     if (n == 0)
@@ -239,18 +243,26 @@ int actor__commit_apply(actor__commit *c, actor_store_op **ops, size_t n)
     self.n = n;
     self.msg = msg;
     self.msg_size = sizeof(msg);
-    pthread_cond_init(&cv, NULL);
-    self.cv = &cv;
+    sem_init(&sem, 0, 0);
+    self.sem = &sem;
 
     pthread_mutex_lock(&c->mu);
     enqueue(c, &self);
-    while (!self.done) {
+    for (;;) {
+        if (__atomic_load_n(&self.done, __ATOMIC_ACQUIRE))
+            break;
         if (c->leader_active) {
-            /* Lock order commit -> pool: the pool never calls in here. */
+            /* Wait for the leader to finish our request or to hand over
+             * to us. Lock order commit -> pool: the pool never calls in
+             * here, and the lock is released before the pool is told. */
+            pthread_mutex_unlock(&c->mu);
             actor__pool_block_enter();
-            while (!self.done && c->leader_active)
-                pthread_cond_wait(&cv, &c->mu);
+            while (sem_wait(&sem) != 0)
+                ; /* EINTR */
             actor__pool_block_leave();
+            if (__atomic_load_n(&self.done, __ATOMIC_ACQUIRE))
+                goto out;
+            pthread_mutex_lock(&c->mu);
         } else {
             /* No leader at work: lead. The batch starts at the head, which
              * is us or a request queued before us; if a leader hands over
@@ -260,7 +272,10 @@ int actor__commit_apply(actor__commit *c, actor_store_op **ops, size_t n)
         }
     }
     pthread_mutex_unlock(&c->mu);
-    pthread_cond_destroy(&cv);
+out:
+    /* A hand-over post may be left over once done: harmless, the semaphore
+     * dies here. */
+    sem_destroy(&sem);
     if (self.rc != 0)
         actor_error_set(self.rc, "%s", msg[0] ? msg : actor_strerror(self.rc));
     return self.rc;

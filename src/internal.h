@@ -10,6 +10,7 @@
 #include <actor/sys/provider.h>
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 
 /* ---- errors.c ---------------------------------------------------------- */
@@ -47,6 +48,10 @@ int actor__pool_new(actor__pool **out, unsigned workers, unsigned max_threads,
 /* Queue an item. Wakes a sleeping worker only when fewer than `workers`
  * threads are running items: no wake-up per message when busy. */
 void actor__pool_push(actor__pool *pool, actor__runnable *item);
+/* Queue an item made runnable by the item running on this thread: on a
+ * worker of `pool` it goes to the worker's run-next slot and runs as soon as
+ * the current item ends (no lock, no wake-up); elsewhere as _push. */
+void actor__pool_push_next(actor__pool *pool, actor__runnable *item);
 /* Bracket a blocking wait on a worker thread (a blocking invoke, a store
  * call): while blocked the thread does not count as running, and another
  * thread takes queued work, so blocking turns cannot starve the pool.
@@ -68,9 +73,9 @@ typedef struct actor__commit_req {
     struct actor__commit_req *next;
     actor_store_op **ops;
     size_t n;
-    int done; /* blocking requests */
+    int done; /* blocking requests (atomic: read without the lock) */
     int rc;
-    pthread_cond_t *cv; /* blocking requests: where the caller waits */
+    sem_t *sem; /* blocking requests: posted when done or made leader */
     /* Asynchronous requests: called once with the transaction's outcome
      * (per-op outcomes are in the ops) and its error message, on whichever
      * thread led the commit, without locks held. It may free `req`. */

@@ -1,21 +1,52 @@
 /*
  * pool.c: the worker pool that runs actors. One FIFO run queue (intrusive,
- * O(1) push and pop, no stealing to walk) guarded by one mutex, and a set of
- * threads of which at most `target` run items at once.
+ * O(1) push and pop, no stealing to walk) guarded by one mutex, a one-item
+ * run-next slot per thread, and a set of threads of which at most `target`
+ * run items at once.
  *
- * Wake-ups are rationed: a push signals a sleeping thread only when fewer
- * than `target` threads are running and none is already on its way, so a
- * busy pool takes new work without any futex traffic. Managed blocking: a
- * worker about to block (a blocking invoke, a store commit) leaves the count
- * of running threads, and if work is queued another thread, woken or newly
- * started (up to max_threads), takes its place. This keeps turns that wait
- * on each other or on the store from starving the pool, and lets many actors
- * wait on one group commit at the same time.
+ * Wake-ups are rationed. A thread is woken only when the queue holds more
+ * than BACKLOG items per running thread (or nothing runs at all): a thread
+ * woken for a queue the running ones drain anyway costs a context switch on
+ * both sides and a core taken from whoever produces the work. A thread that
+ * finishes an item goes on while anything is queued; an idle one polls
+ * briefly (SPIN_NS) before it sleeps; one idle thread watches a queued head
+ * that nobody was woken for and takes it if it is still there WATCH_NS
+ * later, so long turns cannot leave an item waiting beside an idle core.
+ *
+ * Run-next slot: an actor made runnable by a turn (a message sent from
+ * inside an actor) goes to the slot of the thread running that turn, which
+ * runs it as soon as its current item ends: no lock, no wake-up, warm
+ * caches, so a chain of messages between actors costs no cross-core
+ * hand-off. A newer item pushes the older one to the queue. So that the
+ * slot starves nothing: a thread runs at most STREAK_MAX slot items in a
+ * row; a thread about to block empties its slot into the queue; and an idle
+ * thread (woken if none polls) takes an item that has sat in a slot for
+ * STEAL_NS while the slot's owner stayed in the same item (a long turn).
+ *
+ * Managed blocking: a worker about to block (a blocking invoke, a store
+ * commit) leaves the count of running threads, and if work is queued
+ * another thread, woken or newly started (up to max_threads), takes its
+ * place. This keeps turns that wait on each other or on the store from
+ * starving the pool, and lets many actors wait on one group commit at the
+ * same time.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
+
+/* One per thread the pool may start; fixed array, so a polling worker can
+ * look at every slot without the lock. */
+typedef struct worker {
+    actor__pool *pool;
+    actor__runnable *next; /* run-next slot (atomic) */
+    uint64_t runs;         /* items run so far (atomic; read by thieves) */
+    uint64_t nexts;        /* items put in the slot so far (same) */
+    int active;            /* in run_items (own thread only) */
+    int blocked;           /* inside block_enter/leave (own thread only) */
+} worker;
 
 struct actor__pool {
     pthread_mutex_t mu;
@@ -24,26 +55,39 @@ struct actor__pool {
     unsigned target;      /* threads that may run items at once */
     unsigned max_threads; /* threads that may exist at once */
     unsigned nthreads;    /* threads started */
-    unsigned nidle;       /* threads waiting on cv */
+    unsigned nidle;       /* threads waiting on cv (written under mu) */
     unsigned nwaking;     /* signalled, not yet awake */
-    unsigned nspinning;   /* idle but polling the queue before sleeping */
-    size_t qlen;          /* items in the queue */
-    unsigned nrunning;    /* threads running an item and not blocked */
+    unsigned nspinning;   /* idle but polling the queue (written under mu) */
+    unsigned nwatching;   /* idle in a timed wait on a queued head (WATCH_NS) */
+    size_t qlen;          /* items in the queue (written under mu, read by pollers) */
+    unsigned nrunning;    /* threads running an item and not blocked (same) */
     int stopping;
     actor__pool_run_fn run;
     void *payload;
     pthread_t *threads;
-    size_t threads_cap;
+    worker *workers; /* max_threads of them */
     pthread_attr_t attr;
 };
 
 static _Thread_local actor__pool *tls_pool;
+static _Thread_local worker *tls_worker;
 
 /* How long an idle worker polls the queue before it sleeps. A wake-up
  * through the kernel costs both sides a context switch; a new item that
  * arrives within this window is taken without one. Only one worker polls
  * at a time, so an idle pool keeps at most one core busy, briefly. */
 #define SPIN_NS 20000
+/* How long an item may wait in the run-next slot of a worker that is still
+ * in the same item before the polling worker takes it. */
+#define STEAL_NS 5000
+/* Queued items per running thread before another thread is woken. */
+#define BACKLOG 128
+/* How long an idle thread lets an item it did not wake for wait at the head
+ * of the queue before it takes it anyway (the running threads are busy
+ * with long turns). */
+#define WATCH_NS 500000
+/* Slot items a worker runs in a row before it turns to the shared queue. */
+#define STREAK_MAX 64
 
 static int64_t mono_ns(void)
 {
@@ -59,70 +103,210 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Poll for work for up to SPIN_NS without the lock. Called and returns with
- * p->mu held; 1 if work may be there (the caller re-checks either way). */
-static int spin_for_work(actor__pool *p)
-{
-    int64_t until;
-    int seen = 0;
+static size_t wanted_for(const actor__pool *p, size_t qlen);
 
-    p->nspinning++;
+/* Take another worker's run-next item if it has waited there STEAL_NS while
+ * its owner stayed in the same item. `seen` tracks the candidate across
+ * calls. Returns the item, or NULL; *busy is set when some slot is in use,
+ * *nexts to the sum of the slot-use counters. */
+struct steal_watch {
+    worker *w;
+    actor__runnable *item;
+    uint64_t runs;
+    int64_t since;
+};
+
+static actor__runnable *steal_stale(actor__pool *p, worker *self, struct steal_watch *seen,
+                                    int64_t now, int *busy, uint64_t *nexts)
+{
+    unsigned n = __atomic_load_n(&p->nthreads, __ATOMIC_ACQUIRE);
+
+    *nexts = 0;
+    for (unsigned i = 0; i < n; i++) {
+        worker *w = &p->workers[i];
+        actor__runnable *item;
+        uint64_t runs;
+
+        *nexts += __atomic_load_n(&w->nexts, __ATOMIC_RELAXED);
+        if (w == self || (item = __atomic_load_n(&w->next, __ATOMIC_RELAXED)) == NULL)
+            continue;
+        *busy = 1;
+        runs = __atomic_load_n(&w->runs, __ATOMIC_RELAXED);
+        if (seen->w != w || seen->item != item || seen->runs != runs) {
+            seen->w = w;
+            seen->item = item;
+            seen->runs = runs;
+            seen->since = now;
+        } else if (now - seen->since >= STEAL_NS) {
+            seen->w = NULL;
+            return __atomic_exchange_n(&w->next, NULL, __ATOMIC_ACQ_REL);
+        }
+    }
+    return NULL;
+}
+
+/* Poll for work without the lock: the shared queue, and other workers'
+ * run-next slots (see steal_stale). Polls for SPIN_NS after the last time
+ * it saw a slot in use. Called and returns with p->mu held; returns a
+ * stolen item to run, or NULL (the caller re-checks the queue either way). */
+static actor__runnable *spin_for_work(actor__pool *p, worker *self)
+{
+    struct steal_watch seen = {NULL, NULL, 0, 0};
+    uint64_t nexts = 0, last_nexts = 0;
+    actor__runnable *stolen = NULL;
+    int64_t until;
+
+    __atomic_store_n(&p->nspinning, p->nspinning + 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&p->mu);
     until = mono_ns() + SPIN_NS;
     for (int i = 0;; i++) {
-        if (__atomic_load_n(&p->head, __ATOMIC_RELAXED) != NULL ||
-            __atomic_load_n(&p->stopping, __ATOMIC_RELAXED)) {
-            seen = 1;
+        /* Queued work the running threads are keeping up with is not
+         * this thread's to take (see wanted_for). */
+        if ((__atomic_load_n(&p->head, __ATOMIC_RELAXED) != NULL &&
+             wanted_for(p, __atomic_load_n(&p->qlen, __ATOMIC_RELAXED)) >
+                 __atomic_load_n(&p->nrunning, __ATOMIC_RELAXED)) ||
+            __atomic_load_n(&p->stopping, __ATOMIC_RELAXED))
             break;
-        }
         cpu_relax();
-        if ((i & 63) == 63 && mono_ns() > until)
-            break;
+        if ((i & 15) == 15) {
+            int64_t now = mono_ns();
+            int busy = 0;
+            if ((stolen = steal_stale(p, self, &seen, now, &busy, &nexts)) != NULL)
+                break;
+            /* Slots used since the last look count as in use too. */
+            if (nexts != last_nexts)
+                busy = 1;
+            last_nexts = nexts;
+            if (busy)
+                until = now + SPIN_NS;
+            else if (now > until)
+                break;
+        }
     }
     pthread_mutex_lock(&p->mu);
-    p->nspinning--;
-    return seen;
+    __atomic_store_n(&p->nspinning, p->nspinning - 1, __ATOMIC_RELAXED);
+    return stolen;
+}
+
+static void wake_locked(actor__pool *p);
+
+/* How many threads should be running items for the queue as it is: one
+ * per BACKLOG queued items (at least one when anything is queued), up to
+ * `target`. A thread woken for a queue that the running ones drain anyway
+ * costs more (a context switch on each side, a core taken from whoever
+ * produces the work) than the items it would run. Called with p->mu held. */
+static size_t wanted_for(const actor__pool *p, size_t qlen)
+{
+    size_t want = (qlen + BACKLOG - 1) / BACKLOG;
+
+    return want > p->target ? p->target : want;
+}
+
+static size_t wanted(const actor__pool *p)
+{
+    return wanted_for(p, p->qlen);
+}
+
+/* Queue an item at the tail. Called with p->mu held. */
+static void enqueue_locked(actor__pool *p, actor__runnable *item)
+{
+    item->next = NULL;
+    if (p->tail)
+        p->tail->next = item;
+    else
+        __atomic_store_n(&p->head, item, __ATOMIC_RELAXED);
+    p->tail = item;
+    __atomic_store_n(&p->qlen, p->qlen + 1, __ATOMIC_RELAXED);
+}
+
+/* Run an item, then whatever this worker's run-next slot holds, up to
+ * STREAK_MAX in a row. Returns what is left in the slot (to be queued). */
+static actor__runnable *run_items(actor__pool *p, worker *w, actor__runnable *item)
+{
+    w->active = 1;
+    for (int streak = 0;; streak++) {
+        p->run(item, p->payload);
+        __atomic_store_n(&w->runs, w->runs + 1, __ATOMIC_RELAXED);
+        if (streak == STREAK_MAX)
+            break;
+        if ((item = __atomic_exchange_n(&w->next, NULL, __ATOMIC_ACQ_REL)) == NULL)
+            break;
+    }
+    w->active = 0;
+    return __atomic_exchange_n(&w->next, NULL, __ATOMIC_ACQ_REL);
 }
 
 static void *worker_main(void *arg)
 {
-    actor__pool *p = arg;
-    actor__runnable *item;
+    worker *w = arg;
+    actor__pool *p = w->pool;
+    actor__runnable *item, *left;
 
     tls_pool = p;
+    tls_worker = w;
+    int ran = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        int spun = 0;
-        while (!p->stopping && (p->head == NULL || p->nrunning >= p->target)) {
+        int spun = 0, stale = 0;
+        item = NULL;
+        /* A thread that just ran an item goes on while anything is queued;
+         * an idle one joins only when wanted (or the head went stale). */
+        while (!p->stopping && (p->head == NULL || p->nrunning >= p->target ||
+                                (p->nrunning >= wanted(p) && !stale && !ran))) {
+            const actor__runnable *watched = p->head;
+            ran = 0;
             if (!spun && p->head == NULL && p->nspinning == 0 && p->nrunning < p->target) {
                 /* Poll a little first; then look again under the lock, as
                  * a push seen polling did not signal anyone. */
                 spun = 1;
-                (void)spin_for_work(p);
+                if ((item = spin_for_work(p, w)) != NULL)
+                    break;
                 continue;
             }
-            p->nidle++;
-            pthread_cond_wait(&p->cv, &p->mu);
+            __atomic_store_n(&p->nidle, p->nidle + 1, __ATOMIC_RELAXED);
+            if (watched == NULL) {
+                pthread_cond_wait(&p->cv, &p->mu);
+            } else {
+                /* Work is queued that the running threads should take;
+                 * take it anyway if it is still at the head WATCH_NS on. */
+                struct timespec ts;
+                int64_t t;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + WATCH_NS;
+                ts.tv_sec = (time_t)(t / 1000000000);
+                ts.tv_nsec = (long)(t % 1000000000);
+                p->nwatching++;
+                stale =
+                    pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT && p->head == watched;
+                p->nwatching--;
+            }
             spun = 0;
-            p->nidle--;
+            __atomic_store_n(&p->nidle, p->nidle - 1, __ATOMIC_RELAXED);
             if (p->nwaking > 0)
                 p->nwaking--;
         }
-        if (p->head == NULL)
-            break; /* stopping and drained */
-        item = p->head;
-        __atomic_store_n(&p->head, item->next, __ATOMIC_RELAXED);
-        if (p->head == NULL)
-            p->tail = NULL;
-        p->qlen--;
-        item->next = NULL;
-        p->nrunning++;
+        if (item == NULL) {
+            if (p->head == NULL)
+                break; /* stopping and drained */
+            item = p->head;
+            __atomic_store_n(&p->head, item->next, __ATOMIC_RELAXED);
+            if (p->head == NULL)
+                p->tail = NULL;
+            __atomic_store_n(&p->qlen, p->qlen - 1, __ATOMIC_RELAXED);
+            item->next = NULL;
+        }
+        __atomic_store_n(&p->nrunning, p->nrunning + 1, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&p->mu);
 
-        p->run(item, p->payload);
+        left = run_items(p, w, item);
 
         pthread_mutex_lock(&p->mu);
-        p->nrunning--;
+        __atomic_store_n(&p->nrunning, p->nrunning - 1, __ATOMIC_RELAXED);
+        if (left) {
+            enqueue_locked(p, left);
+            wake_locked(p);
+        }
+        ran = 1;
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -131,17 +315,16 @@ static void *worker_main(void *arg)
 /* Start one more thread. Called with p->mu held. */
 static int spawn_locked(actor__pool *p)
 {
-    if (p->nthreads == p->threads_cap) {
-        size_t cap = p->threads_cap ? p->threads_cap * 2 : 8;
-        pthread_t *t = realloc(p->threads, cap * sizeof(*t));
-        if (t == NULL)
-            return ACTOR_ENOMEM;
-        p->threads = t;
-        p->threads_cap = cap;
-    }
-    if (pthread_create(&p->threads[p->nthreads], &p->attr, worker_main, p) != 0)
+    worker *w;
+
+    if (p->nthreads == p->max_threads)
         return ACTOR_ERROR;
-    p->nthreads++;
+    w = &p->workers[p->nthreads];
+    w->pool = p;
+    if (pthread_create(&p->threads[p->nthreads], &p->attr, worker_main, w) != 0)
+        return ACTOR_ERROR;
+    /* Release: a polling worker that sees the count sees the slot's init. */
+    __atomic_store_n(&p->nthreads, p->nthreads + 1, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -155,11 +338,19 @@ int actor__pool_new(actor__pool **out, unsigned workers, unsigned max_threads,
     if (p == NULL)
         return actor__error_oom();
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
+    actor__cond_init_mono(&p->cv);
     pthread_attr_init(&p->attr);
     pthread_attr_setstacksize(&p->attr, 1024 * 1024);
     p->target = workers ? workers : 1;
     p->max_threads = max_threads < p->target ? p->target : max_threads;
+    p->threads = calloc(p->max_threads, sizeof(*p->threads));
+    p->workers = calloc(p->max_threads, sizeof(*p->workers));
+    if (p->threads == NULL || p->workers == NULL) {
+        free(p->threads);
+        free(p->workers);
+        free(p);
+        return actor__error_oom();
+    }
     p->run = run;
     p->payload = payload;
     pthread_mutex_lock(&p->mu);
@@ -179,12 +370,21 @@ int actor__pool_new(actor__pool **out, unsigned workers, unsigned max_threads,
 /* Called with p->mu held: make sure queued work has a thread coming. */
 static void wake_locked(actor__pool *p)
 {
-    /* Threads wanted for the queue: one per item, up to the free slots;
+    /* Threads wanted for the queue beyond those running (see wanted);
      * threads coming: woken ones and the polling one. */
-    size_t want = p->nrunning >= p->target ? 0 : p->target - p->nrunning;
+    size_t want = wanted(p);
 
-    if (want > p->qlen)
-        want = p->qlen;
+    want = want > p->nrunning ? want - p->nrunning : 0;
+    if (want == 0) {
+        /* Queued work the running threads should take; if nobody watches
+         * it (WATCH_NS), wake an idle thread to, never start one. */
+        if (p->qlen > 0 && p->nrunning < p->target && p->nidle > p->nwaking &&
+            p->nwatching + p->nwaking + p->nspinning == 0) {
+            p->nwaking++;
+            pthread_cond_signal(&p->cv);
+        }
+        return;
+    }
     if (want <= (size_t)p->nwaking + p->nspinning)
         return;
     if (p->nidle > p->nwaking) {
@@ -198,26 +398,55 @@ static void wake_locked(actor__pool *p)
 
 void actor__pool_push(actor__pool *p, actor__runnable *item)
 {
-    item->next = NULL;
     pthread_mutex_lock(&p->mu);
-    if (p->tail)
-        p->tail->next = item;
-    else
-        __atomic_store_n(&p->head, item, __ATOMIC_RELAXED);
-    p->tail = item;
-    p->qlen++;
+    enqueue_locked(p, item);
     wake_locked(p);
     pthread_mutex_unlock(&p->mu);
+}
+
+void actor__pool_push_next(actor__pool *p, actor__runnable *item)
+{
+    worker *w = tls_worker;
+    actor__runnable *old;
+
+    if (tls_pool != p || w == NULL || !w->active || w->blocked) {
+        actor__pool_push(p, item);
+        return;
+    }
+    item->next = NULL;
+    __atomic_store_n(&w->nexts, w->nexts + 1, __ATOMIC_RELAXED);
+    old = __atomic_exchange_n(&w->next, item, __ATOMIC_ACQ_REL);
+    if (old) {
+        actor__pool_push(p, old);
+    } else if (__atomic_load_n(&p->nspinning, __ATOMIC_RELAXED) == 0 &&
+               __atomic_load_n(&p->nidle, __ATOMIC_RELAXED) > 0) {
+        /* Nobody polls: wake a sleeping thread to watch the slot, in case
+         * this turn runs long (it polls, so a chain of short turns pays
+         * this once, not per message). */
+        pthread_mutex_lock(&p->mu);
+        if (p->nspinning == 0 && p->nidle > p->nwaking) {
+            p->nwaking++;
+            pthread_cond_signal(&p->cv);
+        }
+        pthread_mutex_unlock(&p->mu);
+    }
 }
 
 void actor__pool_block_enter(void)
 {
     actor__pool *p = tls_pool;
+    worker *w = tls_worker;
+    actor__runnable *left = NULL;
 
     if (p == NULL)
         return;
+    /* Nothing may wait in this worker's slot while it is blocked. */
+    w->blocked++;
+    left = __atomic_exchange_n(&w->next, NULL, __ATOMIC_ACQ_REL);
     pthread_mutex_lock(&p->mu);
-    p->nrunning--;
+    __atomic_store_n(&p->nrunning, p->nrunning - 1, __ATOMIC_RELAXED);
+    if (left)
+        enqueue_locked(p, left);
     wake_locked(p);
     pthread_mutex_unlock(&p->mu);
 }
@@ -229,8 +458,9 @@ void actor__pool_block_leave(void)
     if (p == NULL)
         return;
     pthread_mutex_lock(&p->mu);
-    p->nrunning++;
+    __atomic_store_n(&p->nrunning, p->nrunning + 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&p->mu);
+    tls_worker->blocked--;
 }
 
 int actor__pool_is_worker(void)
@@ -263,6 +493,7 @@ void actor__pool_free(actor__pool *p)
     for (unsigned i = 0; i < n; i++)
         pthread_join(p->threads[i], NULL);
     free(p->threads);
+    free(p->workers);
     pthread_attr_destroy(&p->attr);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);

@@ -2,8 +2,11 @@
  * turns.c: turn-based concurrency. FIFO order per sender, mutual exclusion
  * of one actor's turns (an overlap detector inside the turn), parallel turns
  * of different actors, errors handed to the caller without harming the
- * actor, blocking calls between actors (including on a one-worker pool) and
- * the deadlock check of blocking calls inside a call chain.
+ * actor, blocking calls between actors (including on a one-worker pool),
+ * the deadlock check of blocking calls inside a call chain, and the
+ * scheduler's run-next slot: a chain of messages between actors does not
+ * starve other actors, and an actor sent a message by a long turn still
+ * runs on another worker meanwhile.
  */
 #include "test.h"
 
@@ -23,6 +26,9 @@ struct inst {
 
 static actor_host *g_host;
 static int g_in_a, g_in_b; /* parallelism probe */
+static int g_stop;         /* ends the bounce chain */
+static long g_bounces;     /* turns of the bounce chain */
+static int g_marked;       /* set by "mark" */
 
 static int act(void **instance, actor_ctx *ctx, void *payload)
 {
@@ -75,6 +81,23 @@ static int invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *m
         __atomic_store_n(mine, 1, __ATOMIC_SEQ_CST);
         int ok = T_WAIT_UNTIL(__atomic_load_n(other, __ATOMIC_SEQ_CST), 10000);
         rc = actor_buf_puts(resp, ok ? "parallel" : "serial");
+    } else if (strcmp(method, "bounce") == 0) {
+        /* An endless chain of messages between "pa" and "pb", each sent
+         * from the other's turn, until g_stop. */
+        __atomic_add_fetch(&g_bounces, 1, __ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&g_stop, __ATOMIC_SEQ_CST))
+            (void)actor_invoke_async(g_host, "t",
+                                     strcmp(actor_ctx_id(ctx), "pa") == 0 ? "pb" : "pa", "bounce",
+                                     NULL, 0, NULL, NULL);
+    } else if (strcmp(method, "mark") == 0) {
+        __atomic_store_n(&g_marked, 1, __ATOMIC_SEQ_CST);
+    } else if (strcmp(method, "sendwait") == 0) {
+        /* Send to "mk", then stay in this turn until "mk" has run. */
+        rc = actor_invoke_async(g_host, "t", "mk", "mark", NULL, 0, NULL, NULL);
+        if (rc == 0) {
+            int ok = T_WAIT_UNTIL(__atomic_load_n(&g_marked, __ATOMIC_SEQ_CST), 10000);
+            rc = actor_buf_puts(resp, ok ? "seen" : "missed");
+        }
     } else if (strcmp(method, "fail") == 0) {
         actor_buf_puts(resp, "partial output that must not reach the caller");
         rc = actor_error_set(-1001, "boom from %s", actor_ctx_id(ctx));
@@ -304,6 +327,50 @@ static void test_async_invoke(void)
     T_EQ(never.done, 0);
 }
 
+/* A chain of messages sent from turn to turn runs on the worker that sent
+ * each one, without the shared queue; with one worker, a message from
+ * outside must still get its turn while the chain goes on. */
+static void test_chain_does_not_starve(void)
+{
+    actor_host *h = start_host(1);
+    struct async_result r = {PTHREAD_MUTEX_INITIALIZER, 0, 0, "", ""};
+    long before;
+
+    T_ASSERT(h != NULL);
+    __atomic_store_n(&g_stop, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&g_bounces, 0, __ATOMIC_SEQ_CST);
+    T_OK(actor_invoke_async(h, "t", "pa", "bounce", NULL, 0, NULL, NULL));
+    T_ASSERT(T_WAIT_UNTIL(__atomic_load_n(&g_bounces, __ATOMIC_SEQ_CST) > 1000, 10000));
+    T_OK(actor_invoke_async(h, "t", "c1", "count", NULL, 0, on_done, &r));
+    T_ASSERT(T_WAIT_UNTIL(async_done(&r), 10000));
+    T_EQ(r.rc, 0);
+    /* ... and it was answered while the chain was still going. */
+    before = __atomic_load_n(&g_bounces, __ATOMIC_SEQ_CST);
+    T_CHECK(T_WAIT_UNTIL(__atomic_load_n(&g_bounces, __ATOMIC_SEQ_CST) > before + 1000, 10000));
+    __atomic_store_n(&g_stop, 1, __ATOMIC_SEQ_CST);
+    actor_host_free(h);
+}
+
+/* A turn that sends a message and then runs on (here: until the message
+ * has been handled) must not hold the receiver back while another worker
+ * is free. */
+static void test_long_turn_after_send(void)
+{
+    actor_host *h = start_host(2);
+    actor_buf r = ACTOR_BUF_INIT;
+
+    T_ASSERT(h != NULL);
+    __atomic_store_n(&g_marked, 0, __ATOMIC_SEQ_CST);
+    /* Activate both first, so that only the hand-off is tested. */
+    T_OK(actor_invoke(&r, h, "t", "mk", "count", NULL, 0));
+    T_OK(actor_invoke(&r, h, "t", "sw", "count", NULL, 0));
+    T_OK(actor_invoke(&r, h, "t", "sw", "sendwait", NULL, 0));
+    T_ASSERT(r.ptr != NULL);
+    T_STREQ(r.ptr, "seen");
+    actor_buf_dispose(&r);
+    actor_host_free(h);
+}
+
 int main(void)
 {
     T_RUN(test_fifo_and_exclusion);
@@ -311,5 +378,7 @@ int main(void)
     T_RUN(test_error_does_not_poison);
     T_RUN(test_blocking_call_chain);
     T_RUN(test_async_invoke);
+    T_RUN(test_chain_does_not_starve);
+    T_RUN(test_long_turn_after_send);
     return t_done();
 }
