@@ -321,19 +321,117 @@ static int start_release(actor__actor *a, actor__msg *halt)
     return 1;
 }
 
+/* ---- staged writes ------------------------------------------------------------- */
+
+/* The write a turn staged, on its way through the group commit; the turn's
+ * message is answered, and the actor (parked: scheduled, not queued) goes
+ * on, once it is committed. */
+typedef struct save_req {
+    actor__commit_req req; /* first: the callback gets it back */
+    actor_store_op op;
+    actor_store_op *opp;
+    void *value; /* the staged bytes (op.value) */
+    actor__actor *a;
+    actor__msg *m;
+    actor_buf response;
+} save_req;
+
+static void save_done(actor__commit_req *req, int rc, const char *msg)
+{
+    save_req *s = (save_req *)req;
+    actor__actor *a = s->a;
+    actor_host *host = a->type->host;
+    pthread_mutex_t *mu = actor__table_lock_of(host->table, a);
+    char err[1024];
+    int requeue;
+
+    if (rc == 0)
+        rc = s->op.result;
+    if (rc == ACTOR_ENOTFOUND && s->op.kind == ACTOR_STORE_STATE_DELETE)
+        rc = 0; /* deleting nothing is fine for a staged delete */
+    if (rc == ACTOR_ELEASE) {
+        snprintf(err, sizeof(err),
+                 "%s/%s %s: staged write fenced: host %s no longer holds the actor's lease "
+                 "(epoch %llu)",
+                 a->type->name, a->id, s->m->method, host->host_id, (unsigned long long)a->epoch);
+        actor__actor_lost(a);
+    } else if (rc != 0) {
+        snprintf(err, sizeof(err), "%s/%s %s: committing the staged write: %s", a->type->name,
+                 a->id, s->m->method, msg && msg[0] ? msg : actor_strerror(rc));
+    }
+    actor_store_op_dispose(&s->op);
+    free(s->value);
+    actor__msg_complete(s->m, rc, rc == 0 ? &s->response : NULL, rc ? err : NULL);
+    actor_buf_dispose(&s->response);
+    free(s);
+    /* Unpark: go on with the mailbox, or become idle. */
+    pthread_mutex_lock(mu);
+    requeue = a->mhead != NULL;
+    if (!requeue)
+        a->scheduled = 0;
+    pthread_mutex_unlock(mu);
+    if (requeue)
+        actor__pool_push(host->pool, &a->run);
+}
+
+/* Turn what a turn staged into a save request (not yet submitted: the
+ * runner parks the actor first). NULL with the message answered with an
+ * error when out of memory. */
+static save_req *save_new(actor__actor *a, actor__msg *m, actor__staged *st, actor_buf *response)
+{
+    save_req *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        free(st->value);
+        actor__msg_complete(m, ACTOR_ENOMEM, NULL, "out of memory committing a staged write");
+        return NULL;
+    }
+    s->op.kind = st->kind;
+    s->op.type = a->type->name;
+    s->op.id = a->id;
+    s->op.value = st->value;
+    s->op.value_len = st->len;
+    s->op.ttl_ms = st->ttl_ms;
+    s->op.fence_host = a->type->host->host_id;
+    s->op.fence_epoch = a->epoch;
+    s->value = st->value;
+    s->opp = &s->op;
+    s->req.ops = &s->opp;
+    s->req.n = 1;
+    s->req.cb = save_done;
+    s->a = a;
+    s->m = m;
+    /* The response waits with the request; the runner gets a fresh buffer. */
+    s->response = *response;
+    *response = (actor_buf)ACTOR_BUF_INIT;
+    return s;
+}
+
 /* ---- turns -------------------------------------------------------------------- */
 
-static void run_turn(actor__actor *a, actor__msg *m, const actor__frame *frame, actor_buf *response)
+/* Run one invoke turn. Returns NULL once the message is answered, or the
+ * save request of a write the turn staged (the message is answered when it
+ * is committed; the caller parks the actor and submits it). */
+static save_req *run_turn(actor__actor *a, actor__msg *m, const actor__frame *frame,
+                          actor_buf *response)
 {
     actor__type_entry *te = a->type;
-    int rc;
+    actor__staged st;
+    int rc, staged;
 
     actor_buf_clear(response);
     tls_frame = frame;
     actor_error_clear();
+    actor__stage_open(a);
     rc = te->type.invoke(response, a->instance, (actor_ctx *)a, m->method, m->data, m->request_len,
                          te->payload);
+    staged = actor__stage_close(&st);
     tls_frame = NULL;
+    if (staged) {
+        if (rc == 0)
+            return save_new(a, m, &st, response);
+        free(st.value); /* a failed turn writes nothing it staged */
+    }
     if (rc > 0)
         rc = actor_error_set(ACTOR_ERROR, "%s/%s %s returned %d", te->name, a->id, m->method, rc);
     if (rc != 0) {
@@ -343,6 +441,7 @@ static void run_turn(actor__actor *a, actor__msg *m, const actor__frame *frame, 
                             actor_strerror(rc));
     }
     actor__msg_complete(m, rc, response, actor_error_last());
+    return NULL;
 }
 
 void actor__activation_run(actor__runnable *item, void *payload)
@@ -414,6 +513,7 @@ void actor__activation_run(actor__runnable *item, void *payload)
              * mailbox in one go (up to the budget) and turn them without the
              * lock. A lost lease noticed meanwhile puts the rest back. */
             actor__msg *run = m, *end = m, *rest;
+            save_req *save = NULL;
             while (budget > 0 && end->next && end->next->kind == ACTOR__MSG_INVOKE) {
                 end = end->next;
                 budget--;
@@ -427,19 +527,28 @@ void actor__activation_run(actor__runnable *item, void *payload)
                 rest = m->next;
                 frame.actor = a;
                 frame.parent = m->chain;
-                run_turn(a, m, &frame, &response);
+                if ((save = run_turn(a, m, &frame, &response)) != NULL)
+                    break;
                 if (rest && __atomic_load_n(&a->lost, __ATOMIC_ACQUIRE))
                     break;
             }
             pthread_mutex_lock(mu);
             if (rest) {
-                /* Lost the lease mid-run: the rest go back, in order. */
+                /* Lost the lease, or a write to commit first: the rest go
+                 * back, in order. */
                 end->next = a->mhead;
                 if (a->mhead == NULL)
                     a->mtail = end;
                 a->mhead = rest;
             }
             a->last_used_ms = actor__mono_ms();
+            if (save) {
+                /* Parked (still scheduled) until the write is committed;
+                 * save_done may run on this thread before submit returns. */
+                pthread_mutex_unlock(mu);
+                actor__commit_submit(host->commit, &save->req);
+                goto out;
+            }
             continue;
         }
         if (a->lost && a->status == ACTOR__ACTIVE && m->kind == ACTOR__MSG_INVOKE) {
@@ -475,9 +584,14 @@ void actor__activation_run(actor__runnable *item, void *payload)
             continue;
         }
 
-        run_turn(a, m, &frame, &response);
+        save_req *save = run_turn(a, m, &frame, &response);
         pthread_mutex_lock(mu);
         a->last_used_ms = actor__mono_ms();
+        if (save) {
+            pthread_mutex_unlock(mu);
+            actor__commit_submit(host->commit, &save->req);
+            goto out;
+        }
     }
     pthread_mutex_unlock(mu);
 out:

@@ -123,10 +123,14 @@ static void wait_for_more(actor__commit *c)
     ts.tv_sec = (time_t)(deadline / 1000000);
     ts.tv_nsec = (long)(deadline % 1000000) * 1000;
     c->leader_waiting = 1;
+    /* A waiting leader is not running: the pool lets another thread run
+     * the actors whose writes it waits for (lock order commit -> pool). */
+    actor__pool_block_enter();
     while (c->queued_ops < c->last_batch && c->queued_ops < c->max_batch) {
         if (pthread_cond_timedwait(&c->arrive_cv, &c->mu, &ts) != 0)
             break; /* time is up: commit what there is */
     }
+    actor__pool_block_leave();
     c->leader_waiting = 0;
 }
 

@@ -248,6 +248,19 @@ void actor__cache_drop(actor__actor *a);
  * (hook runs, no writes) and activates it again if the lease can be had. */
 void actor__actor_lost(actor__actor *a);
 
+/* state.c: the write staged by the invoke turn running on this thread. */
+typedef struct actor__staged {
+    actor_store_op_kind kind; /* ACTOR_STORE_STATE_SET or _DELETE */
+    void *value;              /* malloc'd copy (SET) */
+    size_t len;
+    int64_t ttl_ms;
+} actor__staged;
+/* Open staging for an invoke turn of `a` on this thread. */
+void actor__stage_open(actor__actor *a);
+/* Close it: 1 and the staged write in *out (the caller owns out->value)
+ * when the turn staged one, else 0. */
+int actor__stage_close(actor__staged *out);
+
 /* invoke.c */
 actor__msg *actor__msg_new(int kind, const char *method, const void *request, size_t len);
 /* Complete a message: hand rc/response/message to its waiter or callback,

@@ -4,11 +4,47 @@
  * go through the group commit (commit.c). Writes made through an actor's
  * ctx carry the lease (host, epoch) the activation holds, so the provider
  * applies them only while that lease is still this host's (fencing).
+ * Staged writes (actor_ctx_state_stage_*) are kept per thread for the turn
+ * that stages them; activation.c commits them when the turn returns.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* The write staged by the invoke turn running on this thread. */
+static _Thread_local struct {
+    actor__actor *a; /* the turn's actor while staging is open, else NULL */
+    int staged;      /* a write is staged */
+    actor__staged w;
+} tls_stage;
+
+void actor__stage_open(actor__actor *a)
+{
+    tls_stage.a = a;
+    tls_stage.staged = 0;
+}
+
+int actor__stage_close(actor__staged *out)
+{
+    int staged = tls_stage.staged;
+
+    if (staged)
+        *out = tls_stage.w;
+    tls_stage.a = NULL;
+    tls_stage.staged = 0;
+    tls_stage.w.value = NULL;
+    return staged;
+}
+
+/* Forget what this turn staged (a blocking write replaces it). */
+static void stage_drop(void)
+{
+    if (tls_stage.staged)
+        free(tls_stage.w.value);
+    tls_stage.staged = 0;
+    tls_stage.w.value = NULL;
+}
 
 static int check_names(actor_host *host, const char *type, const char *id)
 {
@@ -106,6 +142,19 @@ int actor_ctx_state_get_ttl(actor_buf *out, int64_t *ttl_ms, actor_ctx *ctx)
 
     if ((rc = actor__ctx_check(ctx, "actor_ctx_state_get")) != 0)
         return rc;
+    if (tls_stage.a == a && tls_stage.staged) {
+        /* This turn's own staged write, not yet committed. */
+        if (out == NULL)
+            return actor_error_set(ACTOR_EINVAL, "state get: out buffer is NULL");
+        if (ttl_ms)
+            *ttl_ms = tls_stage.w.ttl_ms;
+        actor_buf_clear(out);
+        if (tls_stage.w.kind == ACTOR_STORE_STATE_DELETE)
+            return actor_error_set(ACTOR_ENOTFOUND,
+                                   "no state stored for %s/%s (deleted in this turn)",
+                                   a->type->name, a->id);
+        return actor_buf_put(out, tls_stage.w.value, tls_stage.w.len);
+    }
     return do_get(out, ttl_ms, a->type->host, a->type->name, a->id);
 }
 
@@ -121,6 +170,8 @@ int actor_ctx_state_set(actor_ctx *ctx, const void *value, size_t len, int64_t t
 
     if ((rc = actor__ctx_check(ctx, "actor_ctx_state_set")) != 0)
         return rc;
+    if (tls_stage.a == a)
+        stage_drop();
     actor__cache_drop(a);
     if ((rc = check_lease(a)) != 0)
         return rc;
@@ -138,6 +189,8 @@ int actor_ctx_state_delete(actor_ctx *ctx)
 
     if ((rc = actor__ctx_check(ctx, "actor_ctx_state_delete")) != 0)
         return rc;
+    if (tls_stage.a == a)
+        stage_drop();
     actor__cache_drop(a);
     if ((rc = check_lease(a)) != 0)
         return rc;
@@ -146,6 +199,56 @@ int actor_ctx_state_delete(actor_ctx *ctx)
     if (rc == ACTOR_ELEASE)
         actor__actor_lost(a);
     return rc;
+}
+
+static int stage(actor_ctx *ctx, const char *fn, actor_store_op_kind kind, const void *value,
+                 size_t len, int64_t ttl_ms)
+{
+    actor__actor *a = (actor__actor *)ctx;
+    void *copy = NULL;
+    int rc;
+
+    if ((rc = actor__ctx_check(ctx, fn)) != 0)
+        return rc;
+    if (tls_stage.a != a)
+        return actor_error_set(ACTOR_ESTATE,
+                               "%s: %s/%s: writes can be staged only from an invoke callback "
+                               "(not from the activate or deactivate hook)",
+                               fn, a->type->name, a->id);
+    if ((rc = check_lease(a)) != 0)
+        return rc;
+    if (kind == ACTOR_STORE_STATE_SET) {
+        if (value == NULL && len > 0)
+            return actor_error_set(ACTOR_EINVAL, "%s of %s/%s: value is NULL but len is %zu", fn,
+                                   a->type->name, a->id, len);
+        if (ttl_ms < 0 || ttl_ms > ACTOR_TTL_MAX)
+            return actor_error_set(ACTOR_EINVAL,
+                                   "%s of %s/%s: TTL %lld ms is %s (0 means no expiry)", fn,
+                                   a->type->name, a->id, (long long)ttl_ms,
+                                   ttl_ms < 0 ? "negative" : "longer than 100 years");
+        if ((copy = malloc(len ? len : 1)) == NULL)
+            return actor__error_oom();
+        if (len)
+            memcpy(copy, value, len);
+    }
+    stage_drop();
+    actor__cache_drop(a);
+    tls_stage.w.kind = kind;
+    tls_stage.w.value = copy;
+    tls_stage.w.len = len;
+    tls_stage.w.ttl_ms = ttl_ms;
+    tls_stage.staged = 1;
+    return 0;
+}
+
+int actor_ctx_state_stage_set(actor_ctx *ctx, const void *value, size_t len, int64_t ttl_ms)
+{
+    return stage(ctx, "actor_ctx_state_stage_set", ACTOR_STORE_STATE_SET, value, len, ttl_ms);
+}
+
+int actor_ctx_state_stage_delete(actor_ctx *ctx)
+{
+    return stage(ctx, "actor_ctx_state_stage_delete", ACTOR_STORE_STATE_DELETE, NULL, 0, 0);
 }
 
 int actor_state_get_ttl(actor_buf *out, int64_t *ttl_ms, actor_host *host, const char *type,

@@ -3,7 +3,8 @@
  * set/get/delete, expiry invisible at once (before any purge), a write
  * without TTL clearing an earlier expiry, empty and 1 MiB values, awkward
  * IDs stored verbatim, the ctx form inside turns (and refused outside),
- * and concurrent writers folded into group commits.
+ * concurrent writers folded into group commits, and staged writes
+ * (committed when the turn ends, before its caller is answered).
  */
 #include "test.h"
 
@@ -26,11 +27,62 @@ static int invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *m
     }
     if (strcmp(method, "delete") == 0)
         return actor_ctx_state_delete(ctx);
+    if (strcmp(method, "sset") == 0) { /* stage, answer "ok" */
+        int rc = actor_ctx_state_stage_set(ctx, req, len, 0);
+        return rc ? rc : actor_buf_puts(resp, "ok");
+    }
+    if (strcmp(method, "sfail") == 0) { /* stage, then fail the turn */
+        int rc = actor_ctx_state_stage_set(ctx, req, len, 0);
+        return rc ? rc : actor_error_set(-1002, "turn failed after staging");
+    }
+    if (strcmp(method, "sread") == 0) { /* stage, read it back in the turn */
+        int rc = actor_ctx_state_stage_set(ctx, req, len, 0);
+        return rc ? rc : actor_ctx_state_get(resp, ctx);
+    }
+    if (strcmp(method, "sbadttl") == 0)
+        return actor_ctx_state_stage_set(ctx, req, len, -1);
+    if (strcmp(method, "sdel") == 0)
+        return actor_ctx_state_stage_delete(ctx);
+    if (strcmp(method, "sthenset") == 0) { /* stage "staged", then a blocking set */
+        int rc = actor_ctx_state_stage_set(ctx, "staged", 6, 0);
+        return rc ? rc : actor_ctx_state_set(ctx, req, len, 0);
+    }
+    if (strcmp(method, "setthens") == 0) { /* a blocking set, then stage */
+        int rc = actor_ctx_state_set(ctx, "blocking", 8, 0);
+        return rc ? rc : actor_ctx_state_stage_set(ctx, req, len, 0);
+    }
+    if (strcmp(method, "incr") == 0) { /* read the count, stage count + 1 */
+        char num[32];
+        long n = 0;
+        int rc = actor_ctx_state_get(resp, ctx);
+        if (rc == 0)
+            n = strtol(resp->ptr, NULL, 10);
+        else if (rc != ACTOR_ENOTFOUND)
+            return rc;
+        int k = snprintf(num, sizeof(num), "%ld", n + 1);
+        actor_buf_clear(resp);
+        return actor_ctx_state_stage_set(ctx, num, (size_t)k, 0);
+    }
     if (strcmp(method, "leak") == 0) {
         /* Hand the ctx to the caller (misuse, for the test below). */
         return actor_buf_put(resp, &ctx, sizeof(ctx));
     }
     return actor_error_set(ACTOR_EINVAL, "unknown method %s", method);
+}
+
+static int g_hook_rc = 1;
+
+/* Staging is for invoke turns only: the activate hook is refused. */
+static int hook_activate(void **instance, actor_ctx *ctx, void *payload)
+{
+    g_hook_rc = actor_ctx_state_stage_set(ctx, "x", 1, 0);
+    return 0;
+}
+
+static int hook_invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *method,
+                       const void *req, size_t len, void *payload)
+{
+    return 0;
 }
 
 static actor_host *start_host(const char *name)
@@ -44,8 +96,13 @@ static actor_host *start_host(const char *name)
     o.workers = 2;
     t.name = "doc";
     t.invoke = invoke;
+    actor_type t2 = ACTOR_TYPE_INIT;
+    t2.name = "hooked";
+    t2.activate = hook_activate;
+    t2.invoke = hook_invoke;
     if (actor_host_new(&h, t_sqlite_url(url, sizeof(url), name), &o) != 0 ||
-        actor_host_register(h, &t, NULL) != 0 || actor_host_start(h) != 0) {
+        actor_host_register(h, &t, NULL) != 0 || actor_host_register(h, &t2, NULL) != 0 ||
+        actor_host_start(h) != 0) {
         fprintf(stderr, "host: %s\n", actor_error_last());
         actor_host_free(h);
         return NULL;
@@ -258,6 +315,115 @@ static void test_concurrent_writers(void)
     actor_host_free(h);
 }
 
+/* Staged writes: committed before the caller is answered, dropped when the
+ * turn fails, visible to the turn itself, replaced by a later blocking write
+ * of the same turn, and refused outside invoke turns. */
+static void test_staged_writes(void)
+{
+    actor_host *h = start_host("staged.db");
+    actor_buf b = ACTOR_BUF_INIT;
+    actor_ctx *leaked = NULL;
+
+    T_ASSERT(h != NULL);
+    T_OK(actor_invoke(&b, h, "doc", "s1", "sset", "one", 3));
+    T_STREQ(b.ptr, "ok");
+    /* Answered, so committed: a service-level read sees it. */
+    T_OK(actor_state_get(&b, h, "doc", "s1"));
+    T_STREQ(b.ptr, "one");
+
+    T_EQ(actor_invoke(&b, h, "doc", "s1", "sfail", "two", 3), -1002);
+    T_CONTAINS(actor_error_last(), "turn failed after staging");
+    T_OK(actor_state_get(&b, h, "doc", "s1"));
+    T_STREQ(b.ptr, "one");
+
+    T_OK(actor_invoke(&b, h, "doc", "s1", "sread", "three", 5));
+    T_STREQ(b.ptr, "three");
+    T_OK(actor_state_get(&b, h, "doc", "s1"));
+    T_STREQ(b.ptr, "three");
+
+    T_OK(actor_invoke(&b, h, "doc", "s1", "sthenset", "four", 4));
+    T_OK(actor_state_get(&b, h, "doc", "s1"));
+    T_STREQ(b.ptr, "four");
+    T_OK(actor_invoke(&b, h, "doc", "s1", "setthens", "five", 4));
+    T_OK(actor_state_get(&b, h, "doc", "s1"));
+    T_STREQ(b.ptr, "five");
+
+    T_OK(actor_invoke(&b, h, "doc", "s1", "sdel", NULL, 0));
+    T_EQ(actor_state_get(&b, h, "doc", "s1"), ACTOR_ENOTFOUND);
+    T_OK(actor_invoke(&b, h, "doc", "s1", "sdel", NULL, 0)); /* nothing to delete: fine */
+
+    /* Bad input is refused at the call, and the turn's error reaches the
+     * caller. */
+    T_EQ(actor_invoke(&b, h, "doc", "s1", "sbadttl", "x", 1), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "TTL -1 ms is negative");
+
+    /* Not from the activate hook, nor outside the turn. */
+    T_OK(actor_invoke(&b, h, "hooked", "k1", "x", NULL, 0));
+    T_EQ(g_hook_rc, ACTOR_ESTATE);
+    T_OK(actor_invoke(&b, h, "doc", "s1", "leak", NULL, 0));
+    memcpy(&leaked, b.ptr, sizeof(leaked));
+    T_EQ(actor_ctx_state_stage_set(leaked, "x", 1, 0), ACTOR_ESTATE);
+    T_EQ(actor_ctx_state_stage_delete(leaked), ACTOR_ESTATE);
+    T_EQ(actor_state_get(&b, h, "doc", "s1"), ACTOR_ENOTFOUND);
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
+/* Each turn reads the count and stages count + 1; the next turn of the
+ * actor must start only after the write is committed, or increments are
+ * lost. Several senders, several actors, asynchronous invokes. */
+#define INCR_ACTORS  4
+#define INCR_SENDERS 4
+#define INCR_EACH    150
+
+static int g_incr_fail;
+
+static void incr_done(int error, const void *resp, size_t len, void *payload)
+{
+    if (error)
+        __atomic_add_fetch(&g_incr_fail, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch((long *)payload, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *incr_sender(void *arg)
+{
+    long *answered = arg;
+    char id[32];
+
+    for (int i = 0; i < INCR_EACH; i++)
+        for (int k = 0; k < INCR_ACTORS; k++) {
+            snprintf(id, sizeof(id), "n%d", k);
+            if (actor_invoke_async(g_host, "doc", id, "incr", NULL, 0, incr_done, answered) != 0)
+                __atomic_add_fetch(&g_incr_fail, 1000, __ATOMIC_SEQ_CST);
+        }
+    return NULL;
+}
+
+static void test_staged_increments(void)
+{
+    actor_host *h = start_host("incr.db");
+    pthread_t th[INCR_SENDERS];
+    actor_buf b = ACTOR_BUF_INIT;
+    long answered = 0;
+    const long total = (long)INCR_SENDERS * INCR_EACH * INCR_ACTORS;
+
+    T_ASSERT(h != NULL);
+    for (int i = 0; i < INCR_SENDERS; i++)
+        pthread_create(&th[i], NULL, incr_sender, &answered);
+    for (int i = 0; i < INCR_SENDERS; i++)
+        pthread_join(th[i], NULL);
+    T_ASSERT(T_WAIT_UNTIL(__atomic_load_n(&answered, __ATOMIC_SEQ_CST) == total, 60000));
+    T_EQ(g_incr_fail, 0);
+    for (int k = 0; k < INCR_ACTORS; k++) {
+        char id[32];
+        snprintf(id, sizeof(id), "n%d", k);
+        T_OK(actor_state_get(&b, h, "doc", id));
+        T_EQ(strtol(b.ptr, NULL, 10), (long)INCR_SENDERS * INCR_EACH);
+    }
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
 int main(void)
 {
     T_RUN(test_absent_set_get_delete);
@@ -266,5 +432,7 @@ int main(void)
     T_RUN(test_awkward_ids);
     T_RUN(test_ctx_state);
     T_RUN(test_concurrent_writers);
+    T_RUN(test_staged_writes);
+    T_RUN(test_staged_increments);
     return t_done();
 }

@@ -10,10 +10,10 @@
  *    administrative reads and writes that are not fenced.
  *
  * Durability: when a set or delete returns 0 the change is committed in the
- * store. Writes from many actors are committed together (group commit), but
- * no caller sees success before its own write is durable.
- * Expiry: a value whose TTL has passed is invisible to every read at once;
- * the store's cleanup removes the row later.
+ * store; a staged write (actor_ctx_state_stage_*) is committed before the
+ * turn that staged it is answered. Writes from many actors are committed together (group commit),
+ * but no caller sees success before its own write is durable. Expiry: a value whose TTL has passed
+ * is invisible to every read at once; the store's cleanup removes the row later.
  */
 #ifndef ACTOR_STATE_H
 #define ACTOR_STATE_H
@@ -39,6 +39,25 @@ ACTOR_API int actor_ctx_state_set(actor_ctx *ctx, const void *value, size_t len,
 
 /* Delete the actor's state. ACTOR_ENOTFOUND when nothing was stored. */
 ACTOR_API int actor_ctx_state_delete(actor_ctx *ctx);
+
+/* Stage a write of the actor's state, to be committed when the turn ends:
+ * from inside an invoke callback only (ACTOR_ESTATE elsewhere). The call
+ * returns at once; the value is copied. When the invoke returns 0 the
+ * runtime commits the staged write (fenced like actor_ctx_state_set,
+ * grouped with other actors' writes) and only then answers the caller and
+ * starts the actor's next turn; if the commit fails the caller gets that
+ * error instead of the response (ACTOR_ELEASE when the lease was lost).
+ * When the invoke returns an error the staged write is dropped. The last
+ * write staged in a turn wins; reads through the ctx later in the same turn
+ * see it; a blocking actor_ctx_state_set or _delete later in the turn
+ * replaces it. The worker is not held while the store commits, which is
+ * what makes many writing actors cheap (see docs/concepts.md). */
+ACTOR_API int actor_ctx_state_stage_set(actor_ctx *ctx, const void *value, size_t len,
+                                        int64_t ttl_ms);
+
+/* Stage a delete of the actor's state (as actor_ctx_state_stage_set). Deleting
+ * nothing is not an error here: the caller is answered as usual. */
+ACTOR_API int actor_ctx_state_stage_delete(actor_ctx *ctx);
 
 /* Like actor_ctx_state_get, and also how long the value has left: *ttl_ms
  * is 0 when it never expires, else the milliseconds until it does (at least
