@@ -649,6 +649,8 @@ static void emit_prototypes(ag_str *h, const ag_struct *s)
     actor__ag_str_add(h, "int %s_state_get(%s *out, actor_ctx *ctx);\n", n, t);
     actor__ag_str_add(h, "int %s_state_set(actor_ctx *ctx, const %s *v, int64_t ttl_ms);\n", n, t);
     actor__ag_str_add(h, "int %s_state_delete(actor_ctx *ctx);\n", n);
+    actor__ag_str_add(h, "int %s_state_stage(actor_ctx *ctx, const %s *v, int64_t ttl_ms);\n", n,
+                      t);
     actor__ag_str_add(h,
                       "int %s_state_get_at(%s *out, actor_host *host, const char *type, const "
                       "char *id);\n",
@@ -722,6 +724,8 @@ static void emit_struct(gen *g, const ag_struct *s)
         "    return actor_json_state_get(out, ctx, &%s__codec);\n}\n\n"
         "int %s_state_set(actor_ctx *ctx, const %s *v, int64_t ttl_ms)\n{\n"
         "    return actor_json_state_set(ctx, v, ttl_ms, &%s__codec);\n}\n\n"
+        "int %s_state_stage(actor_ctx *ctx, const %s *v, int64_t ttl_ms)\n{\n"
+        "    return actor_json_state_stage(ctx, v, ttl_ms, &%s__codec);\n}\n\n"
         "int %s_state_delete(actor_ctx *ctx)\n{\n"
         "    return actor_json_state_delete(ctx, &%s__codec);\n}\n\n"
         "int %s_state_get_at(%s *out, actor_host *host, const char *type, const char *id)\n{\n"
@@ -731,7 +735,7 @@ static void emit_struct(gen *g, const ag_struct *s)
         "    return actor_json_state_set_at(host, type, id, v, ttl_ms, &%s__codec);\n}\n\n"
         "int %s_state_delete_at(actor_host *host, const char *type, const char *id)\n{\n"
         "    return actor_json_state_delete_at(host, type, id);\n}\n\n",
-        n, t, n, n, t, n, n, n, n, t, n, n, t, n, n);
+        n, t, n, n, t, n, n, t, n, n, n, n, t, n, n, t, n, n);
 }
 
 static const char *base_name(const char *path)

@@ -10,6 +10,9 @@
  * actor is scheduled on the pool at most once at a time, which is what makes
  * its turns exclusive. After a bounded number of messages the runner
  * re-queues the actor so that one busy actor cannot hold a worker forever.
+ * A turn that staged a write (actor_ctx_state_stage_*) ends with the actor
+ * parked the same way while the write goes through the group commit; its
+ * caller is answered and the actor goes on once the write is committed.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -430,7 +433,10 @@ static save_req *run_turn(actor__actor *a, actor__msg *m, const actor__frame *fr
     if (staged) {
         if (rc == 0)
             return save_new(a, m, &st, response);
-        free(st.value); /* a failed turn writes nothing it staged */
+        /* A failed turn writes nothing it staged, and keeps nothing cached
+         * that was read from it. */
+        free(st.value);
+        actor__cache_drop(a);
     }
     if (rc > 0)
         rc = actor_error_set(ACTOR_ERROR, "%s/%s %s returned %d", te->name, a->id, m->method, rc);

@@ -1972,6 +1972,25 @@ int actor_json_state_set(actor_ctx *ctx, const void *v, int64_t ttl_ms,
     return 0;
 }
 
+int actor_json_state_stage(actor_ctx *ctx, const void *v, int64_t ttl_ms,
+                           const actor_json_codec *codec)
+{
+    actor_buf raw = ACTOR_BUF_INIT;
+    int rc;
+
+    if ((rc = check_codec(codec)) != 0)
+        return rc;
+    if (v == NULL)
+        return actor_error_set(ACTOR_EINVAL, "%s_state_stage: value is NULL", codec->name);
+    /* Staging drops the cache: a get later in the turn decodes the staged
+     * bytes, and a failed turn leaves no uncommitted value cached. */
+    rc = codec->encode(&raw, v);
+    if (rc == 0)
+        rc = actor_ctx_state_stage_set(ctx, raw.ptr, raw.size, ttl_ms);
+    actor_buf_dispose(&raw);
+    return rc;
+}
+
 int actor_json_state_delete(actor_ctx *ctx, const actor_json_codec *codec)
 {
     box *b;

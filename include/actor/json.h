@@ -192,6 +192,9 @@ ACTOR_API int actor_json_state_get(void *out, actor_ctx *ctx, const actor_json_c
 ACTOR_API int actor_json_state_set(actor_ctx *ctx, const void *v, int64_t ttl_ms,
                                    const actor_json_codec *codec);
 ACTOR_API int actor_json_state_delete(actor_ctx *ctx, const actor_json_codec *codec);
+/* The body of T_state_stage: encode, then actor_ctx_state_stage_set. */
+ACTOR_API int actor_json_state_stage(actor_ctx *ctx, const void *v, int64_t ttl_ms,
+                                     const actor_json_codec *codec);
 ACTOR_API int actor_json_state_get_at(void *out, actor_host *host, const char *type, const char *id,
                                       const actor_json_codec *codec);
 ACTOR_API int actor_json_state_set_at(actor_host *host, const char *type, const char *id,

@@ -33,6 +33,22 @@ static int invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *m
     }
     if (strcmp(method, "delete") == 0)
         return item_state_delete(ctx);
+    if (strcmp(method, "stage") == 0 || strcmp(method, "stage_fail") == 0) {
+        /* Stage, read it back in the turn, and fail the turn if asked. */
+        item back;
+        if ((rc = item_decode(&v, req, len, NULL)) != 0)
+            return rc;
+        rc = item_state_stage(ctx, &v, 0);
+        if (rc == 0 && (rc = item_state_get(&back, ctx)) == 0) {
+            if (!item_equal(&back, &v))
+                rc = actor_error_set(ACTOR_ERROR, "staged value not read back");
+            item_free(&back);
+        }
+        item_free(&v);
+        if (rc == 0 && method[5] == '_')
+            rc = actor_error_set(-1003, "failed after staging");
+        return rc;
+    }
     if (strcmp(method, "mutate_copy") == 0) {
         /* Change what get returned without setting it. */
         if ((rc = item_state_get(&v, ctx)) != 0)
@@ -99,6 +115,27 @@ static void test_zero_set_get_delete(void)
     T_OK(call(h, "x", "get", NULL, &b));
     T_STREQ(b.ptr, ZERO);
     T_EQ(actor_state_get(&b, h, "item", "x"), ACTOR_ENOTFOUND);
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
+/* The typed stage: committed with the answer, readable in its own turn,
+ * and neither stored nor left in the cache when the turn fails. */
+static void test_stage(void)
+{
+    actor_host *h = start_host("stage.db");
+    actor_buf b = ACTOR_BUF_INIT;
+
+    T_ASSERT(h != NULL);
+    T_OK(call(h, "s", "stage", A, &b));
+    T_OK(actor_state_get(&b, h, "item", "s"));
+    T_OK(call(h, "s", "get", NULL, &b));
+    T_STREQ(b.ptr, A);
+    T_EQ(call(h, "s", "stage_fail", B, &b), -1003);
+    T_OK(call(h, "s", "get", NULL, &b));
+    T_STREQ(b.ptr, A);
+    T_OK(actor_state_get(&b, h, "item", "s"));
+    T_CONTAINS(b.ptr, "\"name\":\"a\"");
     actor_buf_dispose(&b);
     actor_host_free(h);
 }
@@ -223,6 +260,7 @@ int main(void)
 {
     T_RUN(test_zero_set_get_delete);
     T_RUN(test_cache);
+    T_RUN(test_stage);
     T_RUN(test_ttl);
     T_RUN(test_undecodable_state);
     T_RUN(test_outside_turn);
