@@ -20,8 +20,10 @@
  * hand-off. A newer item pushes the older one to the queue. So that the
  * slot starves nothing: a thread runs at most STREAK_MAX slot items in a
  * row; a thread about to block empties its slot into the queue; and an idle
- * thread (woken if none polls) takes an item that has sat in a slot for
- * STEAL_NS while the slot's owner stayed in the same item (a long turn).
+ * thread takes an item that has sat in a slot while the slot's owner stayed
+ * in the same item (a long turn): it polls the slots briefly, then sleeps
+ * and looks again every WATCH_NS while they are in use (a push to a slot
+ * wakes a thread only when none does either).
  *
  * Managed blocking: a worker about to block (a blocking invoke, a store
  * commit) leaves the count of running threads, and if work is queued
@@ -59,6 +61,7 @@ struct actor__pool {
     unsigned nwaking;     /* signalled, not yet awake */
     unsigned nspinning;   /* idle but polling the queue (written under mu) */
     unsigned nwatching;   /* idle in a timed wait on a queued head (WATCH_NS) */
+    unsigned nslotwatch;  /* idle in a timed wait on run-next slots (written under mu) */
     size_t qlen;          /* items in the queue (written under mu, read by pollers) */
     unsigned nrunning;    /* threads running an item and not blocked (same) */
     int stopping;
@@ -145,17 +148,18 @@ static actor__runnable *steal_stale(actor__pool *p, worker *self, struct steal_w
     return NULL;
 }
 
-/* Poll for work without the lock: the shared queue, and other workers'
- * run-next slots (see steal_stale). Polls for SPIN_NS after the last time
- * it saw a slot in use. Called and returns with p->mu held; returns a
- * stolen item to run, or NULL (the caller re-checks the queue either way). */
-static actor__runnable *spin_for_work(actor__pool *p, worker *self)
+/* Poll for work without the lock for SPIN_NS: the shared queue, and other
+ * workers' run-next slots (see steal_stale). Called and returns with p->mu
+ * held; returns a stolen item to run, or NULL (the caller re-checks the
+ * queue either way). *slots is set when it saw run-next slots in use. */
+static actor__runnable *spin_for_work(actor__pool *p, worker *self, struct steal_watch *seen,
+                                      int *slots)
 {
-    struct steal_watch seen = {NULL, NULL, 0, 0};
     uint64_t nexts = 0, last_nexts = 0;
     actor__runnable *stolen = NULL;
     int64_t until;
 
+    *slots = 0;
     __atomic_store_n(&p->nspinning, p->nspinning + 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&p->mu);
     until = mono_ns() + SPIN_NS;
@@ -171,15 +175,14 @@ static actor__runnable *spin_for_work(actor__pool *p, worker *self)
         if ((i & 15) == 15) {
             int64_t now = mono_ns();
             int busy = 0;
-            if ((stolen = steal_stale(p, self, &seen, now, &busy, &nexts)) != NULL)
+            if ((stolen = steal_stale(p, self, seen, now, &busy, &nexts)) != NULL)
                 break;
             /* Slots used since the last look count as in use too. */
-            if (nexts != last_nexts)
+            if (i > 15 && nexts != last_nexts)
                 busy = 1;
             last_nexts = nexts;
-            if (busy)
-                until = now + SPIN_NS;
-            else if (now > until)
+            *slots |= busy;
+            if (now > until)
                 break;
         }
     }
@@ -247,7 +250,8 @@ static void *worker_main(void *arg)
     int ran = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        int spun = 0, stale = 0;
+        int spun = 0, stale = 0, slots = 0;
+        struct steal_watch seen = {NULL, NULL, 0, 0};
         item = NULL;
         /* A thread that just ran an item goes on while anything is queued;
          * an idle one joins only when wanted (or the head went stale). */
@@ -259,11 +263,40 @@ static void *worker_main(void *arg)
                 /* Poll a little first; then look again under the lock, as
                  * a push seen polling did not signal anyone. */
                 spun = 1;
-                if ((item = spin_for_work(p, w)) != NULL)
+                if ((item = spin_for_work(p, w, &seen, &slots)) != NULL)
                     break;
                 continue;
             }
             __atomic_store_n(&p->nidle, p->nidle + 1, __ATOMIC_RELAXED);
+            if (watched == NULL && slots) {
+                /* Run-next slots are in use: sleep, but look at them again
+                 * WATCH_NS on, and take an item whose owner is still in the
+                 * same turn (a long one). Meanwhile pushes to slots need not
+                 * wake anyone (see actor__pool_push_next). */
+                struct timespec ts;
+                int64_t t;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + WATCH_NS;
+                ts.tv_sec = (time_t)(t / 1000000000);
+                ts.tv_nsec = (long)(t % 1000000000);
+                __atomic_store_n(&p->nslotwatch, p->nslotwatch + 1, __ATOMIC_RELAXED);
+                (void)pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+                __atomic_store_n(&p->nslotwatch, p->nslotwatch - 1, __ATOMIC_RELAXED);
+                slots = 0;
+                if (p->head == NULL) {
+                    int busy = 0;
+                    uint64_t nexts;
+                    item = steal_stale(p, w, &seen, mono_ns(), &busy, &nexts);
+                    slots = busy;
+                }
+                __atomic_store_n(&p->nidle, p->nidle - 1, __ATOMIC_RELAXED);
+                if (p->nwaking > 0)
+                    p->nwaking--;
+                if (item)
+                    break;
+                spun = 0;
+                continue;
+            }
             if (watched == NULL) {
                 pthread_cond_wait(&p->cv, &p->mu);
             } else {
@@ -419,12 +452,13 @@ void actor__pool_push_next(actor__pool *p, actor__runnable *item)
     if (old) {
         actor__pool_push(p, old);
     } else if (__atomic_load_n(&p->nspinning, __ATOMIC_RELAXED) == 0 &&
+               __atomic_load_n(&p->nslotwatch, __ATOMIC_RELAXED) == 0 &&
                __atomic_load_n(&p->nidle, __ATOMIC_RELAXED) > 0) {
-        /* Nobody polls: wake a sleeping thread to watch the slot, in case
-         * this turn runs long (it polls, so a chain of short turns pays
-         * this once, not per message). */
+        /* Nobody watches the slots: wake a sleeping thread to, in case
+         * this turn runs long (it then polls, and sleeps watching, so a
+         * chain of short turns pays this once, not per message). */
         pthread_mutex_lock(&p->mu);
-        if (p->nspinning == 0 && p->nidle > p->nwaking) {
+        if (p->nspinning == 0 && p->nslotwatch == 0 && p->nidle > p->nwaking) {
             p->nwaking++;
             pthread_cond_signal(&p->cv);
         }

@@ -555,10 +555,12 @@ static void stage_next(int error, const void *resp, size_t len, void *payload)
 
     if (error)
         die("staged write");
-    count_done(1);
+    /* Send the next one before counting this one: once the count is
+     * complete the main thread frees `s`. */
     if (--s->left > 0 && actor_invoke_async(s->h, "c", s->id, "gstage", &s->left, sizeof(s->left),
                                             stage_next, s) != 0)
         die("staged write invoke");
+    count_done(1);
 }
 
 static void writes(const char *url, long total)
