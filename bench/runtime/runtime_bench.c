@@ -258,7 +258,7 @@ static void fanout(long actors, long per)
     actor_host *h = start_host("sqlite::memory:", 0);
     /* The actors' addresses, kept by the sender as CAF and Erlang keep
      * their handles and pids: an array of IDs, formatted once. */
-    char(*ids)[16] = malloc((size_t)actors * sizeof(*ids));
+    char(*ids)[24] = malloc((size_t)actors * sizeof(*ids));
     double t0, dt, base;
     actor_buf b = ACTOR_BUF_INIT;
     long wrong = 0;
