@@ -52,7 +52,7 @@ static void test_lapse_drops_and_recovers(void)
     sqlite3 *db = NULL;
 
     t_tmp_path(path, sizeof(path), "lapse.db");
-    snprintf(url, sizeof(url), "sqlite:%s", path);
+    t_sqlite_url_of(url, sizeof(url), path);
     actor_host_options_init(&o);
     o.workers = 2;
     o.heartbeat_interval_ms = 50;

@@ -232,12 +232,28 @@ static inline actor_provider *t_provider_open(const char *url, const char *prefi
 }
 
 /* A sqlite: store URL on a fresh file named `name` in the test directory. */
+/* "sqlite:PATH" for a file path: '%' and '?' escaped, as the URL's path is
+ * percent-decoded and '?' starts its options. */
+static inline const char *t_sqlite_url_of(char *buf, size_t size, const char *path)
+{
+    size_t o = 0;
+
+    o = (size_t)snprintf(buf, size, "sqlite:");
+    for (const char *p = path; *p && o + 4 < size; p++) {
+        if (*p == '%' || *p == '?')
+            o += (size_t)snprintf(buf + o, size - o, "%%%02X", (unsigned char)*p);
+        else
+            buf[o++] = *p;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
 static inline const char *t_sqlite_url(char *buf, size_t size, const char *name)
 {
     char path[600];
     t_tmp_path(path, sizeof(path), name);
-    snprintf(buf, size, "sqlite:%s", path);
-    return buf;
+    return t_sqlite_url_of(buf, size, path);
 }
 
 #endif

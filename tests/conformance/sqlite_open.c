@@ -148,7 +148,7 @@ static void test_newer_schema(void)
     actor_provider *p = NULL;
 
     t_tmp_path(path, sizeof(path), "newer.db");
-    snprintf(url, sizeof(url), "sqlite:%s", path);
+    t_sqlite_url_of(url, sizeof(url), path);
     T_OK(open_store(&p, url, "s_"));
     T_OK(put(p, "t", "a", "kept"));
     actor_provider_free(p);
@@ -190,7 +190,7 @@ static void check_garbage(const char *name, const char *content, size_t len)
     actor_provider *p = NULL;
 
     t_tmp_path(path, sizeof(path), name);
-    snprintf(url, sizeof(url), "sqlite:%s", path);
+    t_sqlite_url_of(url, sizeof(url), path);
     write_file(path, content, len);
     T_EQ(open_store(&p, url, "g_"), ACTOR_ESTORE);
     T_CHECK(p == NULL);
@@ -224,7 +224,7 @@ static void test_unopenable_path(void)
 
     t_tmp_path(dir, sizeof(dir), "no-such-dir");
     snprintf(path, sizeof(path), "%s/sub/x.db", dir);
-    snprintf(url, sizeof(url), "sqlite:%s", path);
+    t_sqlite_url_of(url, sizeof(url), path);
     T_EQ(open_store(&p, url, "u_"), ACTOR_ESTORE);
     T_CHECK(p == NULL);
     T_CONTAINS(actor_error_last(), path);
@@ -233,7 +233,7 @@ static void test_unopenable_path(void)
     /* A directory is not a database file either. */
     t_tmp_path(dir, sizeof(dir), "a-directory");
     T_ASSERT(mkdir(dir, 0700) == 0);
-    snprintf(url, sizeof(url), "sqlite:%s", dir);
+    t_sqlite_url_of(url, sizeof(url), dir);
     T_EQ(open_store(&p, url, "u_"), ACTOR_ESTORE);
     T_CONTAINS(actor_error_last(), dir);
 }
@@ -437,7 +437,7 @@ static void test_busy_timeout(void)
     int64_t t0, took;
 
     t_tmp_path(path, sizeof(path), "busy.db");
-    snprintf(url, sizeof(url), "sqlite:%s", path);
+    t_sqlite_url_of(url, sizeof(url), path);
     config_init(&cfg, url, "b_");
     cfg.timeout_ms = 200;
     T_OK(actor_provider_open(&p, &cfg));
@@ -469,7 +469,7 @@ static void test_failed_batch_rolls_back(void)
     actor_store_op *pp[3] = {&ops[0], &ops[1], &ops[2]};
 
     t_tmp_path(path, sizeof(path), "rollback.db");
-    snprintf(url, sizeof(url), "sqlite:%s", path);
+    t_sqlite_url_of(url, sizeof(url), path);
     T_OK(open_store(&p, url, "f_"));
     T_OK(put(p, "t", "a", "old"));
     /* Make the store itself fail on one row, in the middle of a batch. */
