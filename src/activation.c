@@ -101,20 +101,33 @@ static char *msg_dup(const char *fmt, ...)
     return strdup(tmp);
 }
 
+/* An op on actor a's row, carrying the lease its activation holds. */
+static void fenced_op(actor_store_op *op, actor_store_op_kind kind, const actor__actor *a)
+{
+    memset(op, 0, sizeof(*op));
+    op->kind = kind;
+    op->type = a->type->name;
+    op->id = a->id;
+    op->fence_host = a->type->host->host_id;
+    op->fence_epoch = a->epoch;
+}
+
+/* A one-op commit request: `req` commits *opp, which points at `op`. */
+static void one_op_req(actor__commit_req *req, actor_store_op *op, actor_store_op **opp)
+{
+    *opp = op;
+    req->ops = opp;
+    req->n = 1;
+}
+
 static lease_req *lease_req_new(actor__actor *a, actor_store_op_kind kind)
 {
     lease_req *lr = calloc(1, sizeof(*lr));
 
     if (lr == NULL)
         return NULL;
-    lr->op.kind = kind;
-    lr->op.type = a->type->name;
-    lr->op.id = a->id;
-    lr->op.fence_host = a->type->host->host_id;
-    lr->op.fence_epoch = a->epoch;
-    lr->opp = &lr->op;
-    lr->req.ops = &lr->opp;
-    lr->req.n = 1;
+    fenced_op(&lr->op, kind, a);
+    one_op_req(&lr->req, &lr->op, &lr->opp);
     lr->a = a;
     return lr;
 }
@@ -126,12 +139,7 @@ static void release_now(actor__actor *a)
     actor_store_op op;
     actor_store_op *ops[1] = {&op};
 
-    memset(&op, 0, sizeof(op));
-    op.kind = ACTOR_STORE_LEASE_RELEASE;
-    op.type = a->type->name;
-    op.id = a->id;
-    op.fence_host = a->type->host->host_id;
-    op.fence_epoch = a->epoch;
+    fenced_op(&op, ACTOR_STORE_LEASE_RELEASE, a);
     /* A failed release leaves a row that take-over resolves later. */
     (void)actor__commit_apply(a->type->host->commit, ops, 1);
     actor_store_op_dispose(&op);
@@ -332,8 +340,7 @@ static int start_release(actor__actor *a, actor__msg *halt)
 typedef struct save_req {
     actor__commit_req req; /* first: the callback gets it back */
     actor_store_op op;
-    actor_store_op *opp;
-    void *value; /* the staged bytes (op.value) */
+    actor_store_op *opp; /* op.value: the staged bytes, owned */
     actor__actor *a;
     actor__msg *m;
     actor_buf response;
@@ -363,7 +370,7 @@ static void save_done(actor__commit_req *req, int rc, const char *msg)
                  a->id, s->m->method, msg && msg[0] ? msg : actor_strerror(rc));
     }
     actor_store_op_dispose(&s->op);
-    free(s->value);
+    free((void *)s->op.value);
     actor__msg_complete(s->m, rc, rc == 0 ? &s->response : NULL, rc ? err : NULL);
     actor_buf_dispose(&s->response);
     free(s);
@@ -389,18 +396,11 @@ static save_req *save_new(actor__actor *a, actor__msg *m, actor__staged *st, act
         actor__msg_complete(m, ACTOR_ENOMEM, NULL, "out of memory committing a staged write");
         return NULL;
     }
-    s->op.kind = st->kind;
-    s->op.type = a->type->name;
-    s->op.id = a->id;
+    fenced_op(&s->op, st->kind, a);
     s->op.value = st->value;
     s->op.value_len = st->len;
     s->op.ttl_ms = st->ttl_ms;
-    s->op.fence_host = a->type->host->host_id;
-    s->op.fence_epoch = a->epoch;
-    s->value = st->value;
-    s->opp = &s->op;
-    s->req.ops = &s->opp;
-    s->req.n = 1;
+    one_op_req(&s->req, &s->op, &s->opp);
     s->req.cb = save_done;
     s->a = a;
     s->m = m;

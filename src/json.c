@@ -1940,23 +1940,34 @@ int actor_json_state_get(void *out, actor_ctx *ctx, const actor_json_codec *code
     return rc == 0 ? 0 : actor__error_oom();
 }
 
-int actor_json_state_set(actor_ctx *ctx, const void *v, int64_t ttl_ms,
-                         const actor_json_codec *codec)
+/* Encode `v` and hand the bytes to `write` (actor_ctx_state_set or
+ * actor_ctx_state_stage_set); `fn` names the caller in messages. */
+static int encode_write(actor_ctx *ctx, const void *v, int64_t ttl_ms,
+                        const actor_json_codec *codec, const char *fn,
+                        int (*write)(actor_ctx *, const void *, size_t, int64_t))
 {
     actor_buf raw = ACTOR_BUF_INIT;
-    int64_t expires = ttl_ms > 0 ? actor__mono_ms() + ttl_ms : 0;
-    box *b;
     int rc;
 
     if ((rc = check_codec(codec)) != 0)
         return rc;
     if (v == NULL)
-        return actor_error_set(ACTOR_EINVAL, "%s_state_set: value is NULL", codec->name);
+        return actor_error_set(ACTOR_EINVAL, "%s_%s: value is NULL", codec->name, fn);
     rc = codec->encode(&raw, v);
     if (rc == 0)
-        rc = actor_ctx_state_set(ctx, raw.ptr, raw.size, ttl_ms);
+        rc = write(ctx, raw.ptr, raw.size, ttl_ms);
     actor_buf_dispose(&raw);
-    if (rc != 0)
+    return rc;
+}
+
+int actor_json_state_set(actor_ctx *ctx, const void *v, int64_t ttl_ms,
+                         const actor_json_codec *codec)
+{
+    int64_t expires = ttl_ms > 0 ? actor__mono_ms() + ttl_ms : 0;
+    box *b;
+    int rc;
+
+    if ((rc = encode_write(ctx, v, ttl_ms, codec, "state_set", actor_ctx_state_set)) != 0)
         return rc;
     /* The write dropped the cache; keep the value just written instead, so
      * the next get needs no read. Failing to cache is not an error. */
@@ -1975,20 +1986,9 @@ int actor_json_state_set(actor_ctx *ctx, const void *v, int64_t ttl_ms,
 int actor_json_state_stage(actor_ctx *ctx, const void *v, int64_t ttl_ms,
                            const actor_json_codec *codec)
 {
-    actor_buf raw = ACTOR_BUF_INIT;
-    int rc;
-
-    if ((rc = check_codec(codec)) != 0)
-        return rc;
-    if (v == NULL)
-        return actor_error_set(ACTOR_EINVAL, "%s_state_stage: value is NULL", codec->name);
     /* Staging drops the cache: a get later in the turn decodes the staged
      * bytes, and a failed turn leaves no uncommitted value cached. */
-    rc = codec->encode(&raw, v);
-    if (rc == 0)
-        rc = actor_ctx_state_stage_set(ctx, raw.ptr, raw.size, ttl_ms);
-    actor_buf_dispose(&raw);
-    return rc;
+    return encode_write(ctx, v, ttl_ms, codec, "state_stage", actor_ctx_state_stage_set);
 }
 
 int actor_json_state_delete(actor_ctx *ctx, const actor_json_codec *codec)

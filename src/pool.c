@@ -108,6 +108,15 @@ static inline void cpu_relax(void)
 
 static size_t wanted_for(const actor__pool *p, size_t qlen);
 
+/* Wait on p->cv (p->mu held) for at most WATCH_NS; 1 when the time ran out. */
+static int watch_wait(actor__pool *p)
+{
+    int64_t t = mono_ns() + WATCH_NS;
+    struct timespec ts = {(time_t)(t / 1000000000), (long)(t % 1000000000)};
+
+    return pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT;
+}
+
 /* Take another worker's run-next item if it has waited there STEAL_NS while
  * its owner stayed in the same item. `seen` tracks the candidate across
  * calls. Returns the item, or NULL; *busy is set when some slot is in use,
@@ -268,55 +277,33 @@ static void *worker_main(void *arg)
                 continue;
             }
             __atomic_store_n(&p->nidle, p->nidle + 1, __ATOMIC_RELAXED);
-            if (watched == NULL && slots) {
+            if (watched != NULL) {
+                /* Work is queued that the running threads should take;
+                 * take it anyway if it is still at the head WATCH_NS on. */
+                p->nwatching++;
+                stale = watch_wait(p) && p->head == watched;
+                p->nwatching--;
+            } else if (slots) {
                 /* Run-next slots are in use: sleep, but look at them again
                  * WATCH_NS on, and take an item whose owner is still in the
                  * same turn (a long one). Meanwhile pushes to slots need not
                  * wake anyone (see actor__pool_push_next). */
-                struct timespec ts;
-                int64_t t;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + WATCH_NS;
-                ts.tv_sec = (time_t)(t / 1000000000);
-                ts.tv_nsec = (long)(t % 1000000000);
+                uint64_t nexts;
                 __atomic_store_n(&p->nslotwatch, p->nslotwatch + 1, __ATOMIC_RELAXED);
-                (void)pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+                (void)watch_wait(p);
                 __atomic_store_n(&p->nslotwatch, p->nslotwatch - 1, __ATOMIC_RELAXED);
                 slots = 0;
-                if (p->head == NULL) {
-                    int busy = 0;
-                    uint64_t nexts;
-                    item = steal_stale(p, w, &seen, mono_ns(), &busy, &nexts);
-                    slots = busy;
-                }
-                __atomic_store_n(&p->nidle, p->nidle - 1, __ATOMIC_RELAXED);
-                if (p->nwaking > 0)
-                    p->nwaking--;
-                if (item)
-                    break;
-                spun = 0;
-                continue;
-            }
-            if (watched == NULL) {
-                pthread_cond_wait(&p->cv, &p->mu);
+                if (p->head == NULL)
+                    item = steal_stale(p, w, &seen, mono_ns(), &slots, &nexts);
             } else {
-                /* Work is queued that the running threads should take;
-                 * take it anyway if it is still at the head WATCH_NS on. */
-                struct timespec ts;
-                int64_t t;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + WATCH_NS;
-                ts.tv_sec = (time_t)(t / 1000000000);
-                ts.tv_nsec = (long)(t % 1000000000);
-                p->nwatching++;
-                stale =
-                    pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT && p->head == watched;
-                p->nwatching--;
+                pthread_cond_wait(&p->cv, &p->mu);
             }
             spun = 0;
             __atomic_store_n(&p->nidle, p->nidle - 1, __ATOMIC_RELAXED);
             if (p->nwaking > 0)
                 p->nwaking--;
+            if (item)
+                break;
         }
         if (item == NULL) {
             if (p->head == NULL)

@@ -78,6 +78,20 @@ static int do_get(actor_buf *out, int64_t *ttl_ms, actor_host *host, const char 
     return rc;
 }
 
+/* The arguments of a set (blocking or staged); `what` starts the message. */
+static int check_set(const char *what, const char *type, const char *id, const void *value,
+                     size_t len, int64_t ttl_ms)
+{
+    if (value == NULL && len > 0)
+        return actor_error_set(ACTOR_EINVAL, "%s of %s/%s: value is NULL but len is %zu", what,
+                               type, id, len);
+    if (ttl_ms < 0 || ttl_ms > ACTOR_TTL_MAX)
+        return actor_error_set(ACTOR_EINVAL, "%s of %s/%s: TTL %lld ms is %s (0 means no expiry)",
+                               what, type, id, (long long)ttl_ms,
+                               ttl_ms < 0 ? "negative" : "longer than 100 years");
+    return 0;
+}
+
 static int do_write(actor_host *host, actor_store_op_kind kind, const char *type, const char *id,
                     const void *value, size_t len, int64_t ttl_ms, const char *fence_host,
                     uint64_t fence_epoch)
@@ -86,17 +100,9 @@ static int do_write(actor_host *host, actor_store_op_kind kind, const char *type
     actor_store_op *ops[1] = {&op};
     int rc;
 
-    if (kind == ACTOR_STORE_STATE_SET) {
-        if (value == NULL && len > 0)
-            return actor_error_set(ACTOR_EINVAL,
-                                   "state set of %s/%s: value is NULL but "
-                                   "len is %zu",
-                                   type, id, len);
-        if (ttl_ms < 0 || ttl_ms > ACTOR_TTL_MAX)
-            return actor_error_set(
-                ACTOR_EINVAL, "state set of %s/%s: TTL %lld ms is %s (0 means no expiry)", type, id,
-                (long long)ttl_ms, ttl_ms < 0 ? "negative" : "longer than 100 years");
-    }
+    if (kind == ACTOR_STORE_STATE_SET &&
+        (rc = check_set("state set", type, id, value, len, ttl_ms)) != 0)
+        return rc;
     memset(&op, 0, sizeof(op));
     op.kind = kind;
     op.type = type;
@@ -218,14 +224,8 @@ static int stage(actor_ctx *ctx, const char *fn, actor_store_op_kind kind, const
     if ((rc = check_lease(a)) != 0)
         return rc;
     if (kind == ACTOR_STORE_STATE_SET) {
-        if (value == NULL && len > 0)
-            return actor_error_set(ACTOR_EINVAL, "%s of %s/%s: value is NULL but len is %zu", fn,
-                                   a->type->name, a->id, len);
-        if (ttl_ms < 0 || ttl_ms > ACTOR_TTL_MAX)
-            return actor_error_set(ACTOR_EINVAL,
-                                   "%s of %s/%s: TTL %lld ms is %s (0 means no expiry)", fn,
-                                   a->type->name, a->id, (long long)ttl_ms,
-                                   ttl_ms < 0 ? "negative" : "longer than 100 years");
+        if ((rc = check_set(fn, a->type->name, a->id, value, len, ttl_ms)) != 0)
+            return rc;
         if ((copy = malloc(len ? len : 1)) == NULL)
             return actor__error_oom();
         if (len)

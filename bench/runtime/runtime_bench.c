@@ -457,22 +457,29 @@ static const char *scheme(const char *url, char *buf, size_t size)
     return buf;
 }
 
-static double naive_writes(const char *url, long n)
+static actor_provider *open_store(const char *url, const char *prefix)
 {
     actor_provider *p = NULL;
     actor_provider_config cfg;
-    char id[32], val[64];
-    double t0;
 
     memset(&cfg, 0, sizeof(cfg));
     cfg.version = ACTOR_PROVIDER_CONFIG_VERSION;
     cfg.url = url;
-    cfg.table_prefix = "naive_";
-    cfg.timeout_ms = 5000;
-    cfg.pool_size = 1;
+    cfg.table_prefix = prefix;
+    cfg.timeout_ms = 10000;
+    cfg.pool_size = 2;
     cfg.lease_deadline_ms = 10000;
     if (actor_provider_open(&p, &cfg) != 0)
-        die("naive open");
+        die("open store");
+    return p;
+}
+
+static double naive_writes(const char *url, long n)
+{
+    actor_provider *p = open_store(url, "naive_");
+    char id[32], val[64];
+    double t0;
+
     t0 = now_s();
     for (long i = 0; i < n; i++) {
         actor_store_op op, *ops[1] = {&op};
@@ -498,23 +505,13 @@ static double naive_writes(const char *url, long n)
  * one thread, on the same store. */
 static double ceiling_writes(const char *url, long n, long batch)
 {
-    actor_provider *p = NULL;
-    actor_provider_config cfg;
+    actor_provider *p = open_store(url, "ceiling_");
     actor_store_op *ops = calloc((size_t)batch, sizeof(*ops));
     actor_store_op **ptrs = calloc((size_t)batch, sizeof(*ptrs));
     char(*ids)[32] = calloc((size_t)batch, 32);
     char(*vals)[32] = calloc((size_t)batch, 32);
     double t0;
 
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.version = ACTOR_PROVIDER_CONFIG_VERSION;
-    cfg.url = url;
-    cfg.table_prefix = "ceiling_";
-    cfg.timeout_ms = 5000;
-    cfg.pool_size = 1;
-    cfg.lease_deadline_ms = 10000;
-    if (actor_provider_open(&p, &cfg) != 0)
-        die("ceiling open");
     t0 = now_s();
     for (long done = 0; done < n; done += batch) {
         for (long i = 0; i < batch; i++) {
@@ -635,23 +632,6 @@ static void writes(const char *url, long total)
         free(st);
         actor_host_free(h);
     }
-}
-
-static actor_provider *open_store(const char *url, const char *prefix)
-{
-    actor_provider *p = NULL;
-    actor_provider_config cfg;
-
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.version = ACTOR_PROVIDER_CONFIG_VERSION;
-    cfg.url = url;
-    cfg.table_prefix = prefix;
-    cfg.timeout_ms = 10000;
-    cfg.pool_size = 2;
-    cfg.lease_deadline_ms = 10000;
-    if (actor_provider_open(&p, &cfg) != 0)
-        die("open store");
-    return p;
 }
 
 /* Time `reps` heartbeats of one host, 2 ms apart so that each one really

@@ -367,6 +367,15 @@ static int bind_text(sqlite3_stmt *st, int i, const char *s)
     return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
+/* Bind ?1..?4 to the op's (type, id) and its fence (host, epoch). */
+static void bind_fenced_key(sqlite3_stmt *st, const actor_store_op *op)
+{
+    bind_text(st, 1, op->type);
+    bind_text(st, 2, op->id);
+    bind_text(st, 3, op->fence_host);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)op->fence_epoch);
+}
+
 /* ---- connections -------------------------------------------------------- */
 
 static int exec_sql(struct sqlite_provider *sp, sqlite3 *db, const char *sql, const char *step)
@@ -862,10 +871,7 @@ static int fence_holds(struct sqlite_provider *sp, struct conn *c, const actor_s
 
     if ((rc = stmt_get(&st, sp, c, ST_FENCE_CHECK)) != 0)
         return rc;
-    bind_text(st, 1, op->type);
-    bind_text(st, 2, op->id);
-    bind_text(st, 3, op->fence_host);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)op->fence_epoch);
+    bind_fenced_key(st, op);
     rc = stmt_step(sp, c, st, ST_FENCE_CHECK);
     if (rc >= 0)
         sqlite3_reset(st);
@@ -950,10 +956,7 @@ static int apply_release(struct sqlite_provider *sp, struct conn *c, actor_store
 
     if ((rc = stmt_get(&st, sp, c, ST_LEASE_RELEASE)) != 0)
         return rc;
-    bind_text(st, 1, op->type);
-    bind_text(st, 2, op->id);
-    bind_text(st, 3, op->fence_host);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)op->fence_epoch);
+    bind_fenced_key(st, op);
     if ((rc = stmt_run(sp, c, st, ST_LEASE_RELEASE)) != 0)
         return rc;
     op->result = sqlite3_changes(c->db) > 0 ? 0 : ACTOR_ENOTFOUND;
@@ -1266,17 +1269,10 @@ static int span_is(const char *s, size_t n, const char *word)
     return strlen(word) == n && memcmp(s, word, n) == 0;
 }
 
-/* Like span_is, ignoring ASCII case. */
+/* Like span_is, ignoring ASCII case (SQLite's own comparison). */
 static int span_is_nocase(const char *s, size_t n, const char *word)
 {
-    if (strlen(word) != n)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
-        if (c != word[i])
-            return 0;
-    }
-    return 1;
+    return strlen(word) == n && sqlite3_strnicmp(s, word, (int)n) == 0;
 }
 
 /* Decode the n bytes of PATH at s into u->path. */

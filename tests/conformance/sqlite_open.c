@@ -532,14 +532,8 @@ static void test_orphan_leases(void)
  * "?synchronous=normal"). */
 static const char *url_of(char *buf, size_t size, const char *path, const char *suffix)
 {
-    size_t o = (size_t)snprintf(buf, size, "sqlite:");
+    size_t o = strlen(t_sqlite_url_of(buf, size, path));
 
-    for (const char *s = path; *s && o + 4 < size; s++) {
-        if (*s == '%' || *s == '?')
-            o += (size_t)snprintf(buf + o, size - o, "%%%02X", (unsigned char)*s);
-        else
-            buf[o++] = *s;
-    }
     snprintf(buf + o, size - o, "%s", suffix);
     return buf;
 }
