@@ -520,24 +520,35 @@ void actor__activation_run(actor__runnable *item, void *payload)
              * lock. A lost lease noticed meanwhile puts the rest back. */
             actor__msg *run = m, *end = m, *rest;
             save_req *save = NULL;
-            while (budget > 0 && end->next && end->next->kind == ACTOR__MSG_INVOKE) {
-                end = end->next;
-                budget--;
-            }
-            a->mhead = end->next;
-            if (a->mhead == NULL)
+            int turns = 0;
+            if (!a->halt_queued) {
+                /* Only invokes queued: take the whole mailbox in O(1), so
+                 * senders never wait on a walk over messages whose cache
+                 * lines sit on other cores; the budget applies below. */
+                end = a->mtail;
+                a->mhead = NULL;
                 a->mtail = NULL;
-            end->next = NULL;
+            } else {
+                for (int n = 0; n < budget && end->next && end->next->kind == ACTOR__MSG_INVOKE;
+                     n++)
+                    end = end->next;
+                a->mhead = end->next;
+                if (a->mhead == NULL)
+                    a->mtail = NULL;
+                end->next = NULL;
+            }
             pthread_mutex_unlock(mu);
             for (m = run; m; m = rest) {
                 rest = m->next;
                 frame.actor = a;
                 frame.parent = m->chain;
+                turns++;
                 if ((save = run_turn(a, m, &frame, &response)) != NULL)
                     break;
-                if (rest && __atomic_load_n(&a->lost, __ATOMIC_ACQUIRE))
+                if (rest && (turns > budget || __atomic_load_n(&a->lost, __ATOMIC_ACQUIRE)))
                     break;
             }
+            budget -= turns - 1; /* the first was counted above */
             pthread_mutex_lock(mu);
             if (rest) {
                 /* Lost the lease, or a write to commit first: the rest go

@@ -6,7 +6,8 @@
  * the deadlock check of blocking calls inside a call chain, and the
  * scheduler's run-next slot: a chain of messages between actors does not
  * starve other actors, and an actor sent a message by a long turn still
- * runs on another worker meanwhile.
+ * runs on another worker meanwhile; an actor with a long mailbox yields
+ * its worker after a budget of turns.
  */
 #include "test.h"
 
@@ -29,6 +30,9 @@ static int g_in_a, g_in_b; /* parallelism probe */
 static int g_stop;         /* ends the bounce chain */
 static long g_bounces;     /* turns of the bounce chain */
 static int g_marked;       /* set by "mark" */
+static int g_gate;         /* "gate" turns wait until it is set */
+static int g_gated;        /* a "gate" turn is waiting */
+static long g_ticks;       /* "tick" turns so far */
 
 static int act(void **instance, actor_ctx *ctx, void *payload)
 {
@@ -89,6 +93,16 @@ static int invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *m
             (void)actor_invoke_async(g_host, "t",
                                      strcmp(actor_ctx_id(ctx), "pa") == 0 ? "pb" : "pa", "bounce",
                                      NULL, 0, NULL, NULL);
+    } else if (strcmp(method, "gate") == 0) {
+        /* Hold this worker until the test opens the gate. */
+        __atomic_store_n(&g_gated, 1, __ATOMIC_SEQ_CST);
+        if (!T_WAIT_UNTIL(__atomic_load_n(&g_gate, __ATOMIC_SEQ_CST), 10000))
+            rc = actor_error_set(ACTOR_ETIMEOUT, "gate never opened");
+    } else if (strcmp(method, "tick") == 0) {
+        __atomic_add_fetch(&g_ticks, 1, __ATOMIC_SEQ_CST);
+    } else if (strcmp(method, "ticks") == 0) {
+        snprintf(out, sizeof(out), "%ld", __atomic_load_n(&g_ticks, __ATOMIC_SEQ_CST));
+        rc = actor_buf_puts(resp, out);
     } else if (strcmp(method, "mark") == 0) {
         __atomic_store_n(&g_marked, 1, __ATOMIC_SEQ_CST);
     } else if (strcmp(method, "sendwait") == 0) {
@@ -371,6 +385,39 @@ static void test_long_turn_after_send(void)
     actor_host_free(h);
 }
 
+/* An actor with a long mailbox gives its worker up after a budget of
+ * turns: with one worker, a message to another actor queued behind the
+ * flood is answered long before the flood is drained. */
+static void test_busy_mailbox_yields(void)
+{
+    enum { FLOOD = 10000 };
+    actor_host *h = start_host(1);
+    struct async_result r = {PTHREAD_MUTEX_INITIALIZER, 0, 0, "", ""};
+    actor_buf b = ACTOR_BUF_INIT;
+
+    T_ASSERT(h != NULL);
+    __atomic_store_n(&g_gate, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&g_gated, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&g_ticks, 0, __ATOMIC_SEQ_CST);
+    /* Activate all three first, so only turns are tested. */
+    T_OK(actor_invoke(&b, h, "t", "flood", "count", NULL, 0));
+    T_OK(actor_invoke(&b, h, "t", "other", "count", NULL, 0));
+    T_OK(actor_invoke(&b, h, "t", "gk", "count", NULL, 0));
+    /* Hold the only worker, queue the flood and then the other message. */
+    T_OK(actor_invoke_async(h, "t", "gk", "gate", NULL, 0, NULL, NULL));
+    T_ASSERT(T_WAIT_UNTIL(__atomic_load_n(&g_gated, __ATOMIC_SEQ_CST), 10000));
+    for (int i = 0; i < FLOOD; i++)
+        T_OK(actor_invoke_async(h, "t", "flood", "tick", NULL, 0, NULL, NULL));
+    T_OK(actor_invoke_async(h, "t", "other", "ticks", NULL, 0, on_done, &r));
+    __atomic_store_n(&g_gate, 1, __ATOMIC_SEQ_CST);
+    T_ASSERT(T_WAIT_UNTIL(async_done(&r), 10000));
+    T_EQ(r.rc, 0);
+    T_CHECK(atol(r.resp) < FLOOD / 2);
+    T_ASSERT(T_WAIT_UNTIL(__atomic_load_n(&g_ticks, __ATOMIC_SEQ_CST) == FLOOD, 10000));
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
 int main(void)
 {
     T_RUN(test_fifo_and_exclusion);
@@ -380,5 +427,6 @@ int main(void)
     T_RUN(test_async_invoke);
     T_RUN(test_chain_does_not_starve);
     T_RUN(test_long_turn_after_send);
+    T_RUN(test_busy_mailbox_yields);
     return t_done();
 }
