@@ -467,7 +467,7 @@ static int halt_post(actor_host *h, const char *type, const char *id, struct cou
     }
     rc = actor__table_post(h, te, id, m, 0);
     if (rc != 0)
-        free(m);
+        actor__msgmem_free(m);
     return rc;
 }
 

@@ -32,6 +32,11 @@ int64_t actor__mono_ms(void);
 /* A random hex ID (24 characters) in dst. */
 void actor__random_id(char *dst, size_t size);
 
+/* ---- msgmem.c: message memory (per-thread blocks, freed from anywhere) -- */
+void *actor__msgmem_alloc(size_t size);
+/* Any thread; NULL is ignored. */
+void actor__msgmem_free(void *p);
+
 /* ---- pool.c: the worker pool ------------------------------------------- */
 /* Anything the pool runs embeds this link (intrusive FIFO, O(1) push/pop). */
 typedef struct actor__runnable {

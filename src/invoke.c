@@ -19,7 +19,7 @@ actor__msg *actor__msg_new(int kind, const char *method, const void *request, si
 
     if (len > SIZE_MAX - sizeof(*m) - mlen - 1)
         return NULL;
-    m = malloc(sizeof(*m) + len + mlen + 1);
+    m = actor__msgmem_alloc(sizeof(*m) + len + mlen + 1);
     if (m == NULL)
         return NULL;
     memset(m, 0, sizeof(*m));
@@ -60,7 +60,7 @@ void actor__msg_complete(actor__msg *m, int rc, actor_buf *response, const char 
         m->cb(rc, rc == 0 && response ? response->ptr : NULL,
               rc == 0 && response ? response->size : 0, m->cb_payload);
     }
-    free(m);
+    actor__msgmem_free(m);
 }
 
 /* Validate the common arguments of an invoke and find the type. */
@@ -126,7 +126,7 @@ int actor_invoke(actor_buf *response, actor_host *host, const char *type, const 
 
     rc = actor__table_post(host, te, id, m, 1);
     if (rc != 0) {
-        free(m);
+        actor__msgmem_free(m);
     } else {
         pthread_mutex_lock(&w.mu);
         if (!w.done) {
@@ -169,6 +169,6 @@ int actor_invoke_async(actor_host *host, const char *type, const char *id, const
     m->cb_payload = payload;
     rc = actor__table_post(host, te, id, m, 1);
     if (rc != 0)
-        free(m);
+        actor__msgmem_free(m);
     return rc;
 }
