@@ -3,14 +3,14 @@
  * thread and freed by the worker that turned it, so with plain malloc every
  * message is a free into another thread's arena: the arena's lock bounces
  * between the sender's malloc and the worker's free, and the sender's heap
- * keeps growing and shrinking. Here each thread keeps its own blocks: a
- * block of BLOCK bytes freed by its owner goes back on the owner's list; one
+ * keeps growing and shrinking. Here each thread keeps its own blocks, of
+ * two sizes: a block freed by its owner goes back on the owner's list; one
  * freed by any other thread is pushed on the owner's return stack (one
  * compare-and-swap), which the owner takes whole (one exchange) when its
  * list runs dry. Requests larger than a block use malloc.
  *
- * Bounded: a thread keeps at most KEEP blocks on its list and about as many
- * on its return stack; beyond that, blocks go back to malloc. A thread's
+ * Bounded: a thread keeps at most KEEP blocks of each size on its list and
+ * about as many on its return stack; beyond that, blocks go back to malloc. A thread's
  * blocks may outlive it (a message it sent is still queued when it exits):
  * its home then refuses returns (DEAD) and is freed by whoever frees its
  * last block. Under AddressSanitizer blocks are plain malloc, so a message
@@ -21,8 +21,12 @@
 
 #include "internal.h"
 
-#define BLOCK 256  /* bytes per block, header included */
-#define KEEP  1024 /* blocks a thread keeps for reuse */
+#define KEEP    1024 /* blocks of each size a thread keeps for reuse */
+#define CLASSES 2
+/* Bytes per block, header included: the small size holds a message with a
+ * short request (a backlog of them stays compact), the large one most JSON
+ * requests. */
+static const size_t block_size[CLASSES] = {128, 512};
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MSGMEM_PLAIN 1
@@ -39,16 +43,19 @@ typedef union header {
     struct {
         home *owner; /* NULL: plain malloc */
         union header *next;
+        int cls; /* index into block_size */
     } h;
     max_align_t align;
 } header;
 
 struct home {
-    header *list;     /* owner only */
-    size_t nlist;     /* owner only */
-    header *returned; /* atomic: pushed by others, taken whole by the owner */
-    size_t nreturned; /* atomic, approximate: bounds the return stack */
-    size_t live;      /* atomic: blocks not given back to malloc, +1 while the owner lives */
+    struct {
+        header *list;     /* owner only */
+        size_t nlist;     /* owner only */
+        header *returned; /* atomic: pushed by others, taken whole by the owner */
+        size_t nreturned; /* atomic, approximate: bounds the return stack */
+    } c[CLASSES];
+    size_t live; /* atomic: blocks not given back to malloc, +1 while the owner lives */
 };
 
 #define DEAD ((header *)1)
@@ -70,16 +77,18 @@ static void home_exit(void *arg)
     header *b, *next;
     size_t n = 0;
 
-    b = __atomic_exchange_n(&hm->returned, DEAD, __ATOMIC_ACQ_REL);
-    for (; b; b = next, n++) {
-        next = b->h.next;
-        free(b);
+    for (int k = 0; k < CLASSES; k++) {
+        b = __atomic_exchange_n(&hm->c[k].returned, DEAD, __ATOMIC_ACQ_REL);
+        for (; b; b = next, n++) {
+            next = b->h.next;
+            free(b);
+        }
+        for (b = hm->c[k].list; b; b = next, n++) {
+            next = b->h.next;
+            free(b);
+        }
+        hm->c[k].list = NULL;
     }
-    for (b = hm->list; b; b = next, n++) {
-        next = b->h.next;
-        free(b);
-    }
-    hm->list = NULL;
     tls_home = NULL;
     home_release(hm, n + 1);
 }
@@ -112,29 +121,30 @@ static home *home_get(void)
 void *actor__msgmem_alloc(size_t size)
 {
     header *b;
-    home *hm;
 
 #ifndef MSGMEM_PLAIN
-    if (size <= BLOCK - sizeof(header) && (hm = home_get()) != NULL) {
-        if (hm->list == NULL) {
-            hm->list = __atomic_exchange_n(&hm->returned, NULL, __ATOMIC_ACQUIRE);
-            __atomic_store_n(&hm->nreturned, 0, __ATOMIC_RELAXED);
-            for (header *r = hm->list; r; r = r->h.next)
-                hm->nlist++;
+    home *hm;
+    int k = size <= block_size[0] - sizeof(header) ? 0 : 1;
+
+    if (size <= block_size[k] - sizeof(header) && (hm = home_get()) != NULL) {
+        if (hm->c[k].list == NULL) {
+            hm->c[k].list = __atomic_exchange_n(&hm->c[k].returned, NULL, __ATOMIC_ACQUIRE);
+            __atomic_store_n(&hm->c[k].nreturned, 0, __ATOMIC_RELAXED);
+            for (header *r = hm->c[k].list; r; r = r->h.next)
+                hm->c[k].nlist++;
         }
-        if ((b = hm->list) != NULL) {
-            hm->list = b->h.next;
-            hm->nlist--;
+        if ((b = hm->c[k].list) != NULL) {
+            hm->c[k].list = b->h.next;
+            hm->c[k].nlist--;
             return b + 1;
         }
-        if ((b = malloc(BLOCK)) == NULL)
+        if ((b = malloc(block_size[k])) == NULL)
             return NULL;
         __atomic_add_fetch(&hm->live, 1, __ATOMIC_RELAXED);
         b->h.owner = hm;
+        b->h.cls = k;
         return b + 1;
     }
-#else
-    (void)hm;
 #endif
     if (size > SIZE_MAX - sizeof(header) || (b = malloc(sizeof(header) + size)) == NULL)
         return NULL;
@@ -146,6 +156,7 @@ void actor__msgmem_free(void *p)
 {
     header *b, *old;
     home *hm;
+    int k;
 
     if (p == NULL)
         return;
@@ -155,20 +166,21 @@ void actor__msgmem_free(void *p)
         free(b);
         return;
     }
+    k = b->h.cls;
     if (hm == tls_home) {
-        if (hm->nlist < KEEP) {
-            b->h.next = hm->list;
-            hm->list = b;
-            hm->nlist++;
+        if (hm->c[k].nlist < KEEP) {
+            b->h.next = hm->c[k].list;
+            hm->c[k].list = b;
+            hm->c[k].nlist++;
             return;
         }
-    } else if (__atomic_load_n(&hm->nreturned, __ATOMIC_RELAXED) < KEEP) {
-        old = __atomic_load_n(&hm->returned, __ATOMIC_RELAXED);
+    } else if (__atomic_load_n(&hm->c[k].nreturned, __ATOMIC_RELAXED) < KEEP) {
+        old = __atomic_load_n(&hm->c[k].returned, __ATOMIC_RELAXED);
         while (old != DEAD) {
             b->h.next = old;
-            if (__atomic_compare_exchange_n(&hm->returned, &old, b, 1, __ATOMIC_RELEASE,
+            if (__atomic_compare_exchange_n(&hm->c[k].returned, &old, b, 1, __ATOMIC_RELEASE,
                                             __ATOMIC_RELAXED)) {
-                __atomic_add_fetch(&hm->nreturned, 1, __ATOMIC_RELAXED);
+                __atomic_add_fetch(&hm->c[k].nreturned, 1, __ATOMIC_RELAXED);
                 return;
             }
         }
