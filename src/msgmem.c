@@ -35,6 +35,9 @@ static const size_t block_size[CLASSES] = {128, 512};
 #define MSGMEM_PLAIN 1
 #endif
 #endif
+#ifndef MSGMEM_PLAIN
+#define MSGMEM_PLAIN 0
+#endif
 
 typedef struct home home;
 
@@ -122,11 +125,10 @@ void *actor__msgmem_alloc(size_t size)
 {
     header *b;
 
-#ifndef MSGMEM_PLAIN
     home *hm;
     int k = size <= block_size[0] - sizeof(header) ? 0 : 1;
 
-    if (size <= block_size[k] - sizeof(header) && (hm = home_get()) != NULL) {
+    if (!MSGMEM_PLAIN && size <= block_size[k] - sizeof(header) && (hm = home_get()) != NULL) {
         if (hm->c[k].list == NULL) {
             hm->c[k].list = __atomic_exchange_n(&hm->c[k].returned, NULL, __ATOMIC_ACQUIRE);
             __atomic_store_n(&hm->c[k].nreturned, 0, __ATOMIC_RELAXED);
@@ -145,7 +147,6 @@ void *actor__msgmem_alloc(size_t size)
         b->h.cls = k;
         return b + 1;
     }
-#endif
     if (size > SIZE_MAX - sizeof(header) || (b = malloc(sizeof(header) + size)) == NULL)
         return NULL;
     b->h.owner = NULL;
