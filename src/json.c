@@ -1859,6 +1859,20 @@ typedef struct box {
     max_align_t value[];
 } box;
 
+/* The store judges expiry by its clock in whole milliseconds, the cache by
+ * the monotonic clock in whole milliseconds: each rounding can make one of
+ * them see the TTL run out up to a millisecond before the other. The cache
+ * gives a value up this much earlier, so it never serves one the store
+ * already stopped returning (a get then reads the store again). */
+#define CACHE_MARGIN_MS 2
+
+/* Monotonic expiry of a value that expires in `ttl_ms` (> 0). */
+static int64_t cache_expiry(int64_t ttl_ms)
+{
+    int64_t now = actor__mono_ms();
+    return ttl_ms > CACHE_MARGIN_MS ? now + ttl_ms - CACHE_MARGIN_MS : now;
+}
+
 static void box_release(void *p)
 {
     box *b = p;
@@ -1890,7 +1904,7 @@ static int load_box(box **out, actor_ctx *ctx, const actor_json_codec *codec)
         actor_buf_dispose(&raw);
         return rc;
     }
-    b = box_new(codec, rc == 0 && ttl > 0 ? actor__mono_ms() + ttl : 0);
+    b = box_new(codec, rc == 0 && ttl > 0 ? cache_expiry(ttl) : 0);
     if (b == NULL) {
         actor_buf_dispose(&raw);
         return actor__error_oom();
@@ -1963,7 +1977,7 @@ static int encode_write(actor_ctx *ctx, const void *v, int64_t ttl_ms,
 int actor_json_state_set(actor_ctx *ctx, const void *v, int64_t ttl_ms,
                          const actor_json_codec *codec)
 {
-    int64_t expires = ttl_ms > 0 ? actor__mono_ms() + ttl_ms : 0;
+    int64_t expires = ttl_ms > 0 ? cache_expiry(ttl_ms) : 0;
     box *b;
     int rc;
 
