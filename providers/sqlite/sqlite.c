@@ -197,7 +197,11 @@ struct sqlite_provider {
     int64_t max_value;   /* SQLite's length limit for one value */
     char *sql[ST_COUNT]; /* stmt_defs with the prefix substituted */
 
-    pthread_mutex_t wlock; /* owns `writer` */
+    /* The writer connection is handed over in arrival order: wlock guards
+     * `wheld` and the queue of waiters (see writer_lock). */
+    pthread_mutex_t wlock;
+    int wheld;
+    struct wwaiter *whead, *wtail;
     struct conn writer;
 
     pthread_mutex_t plock; /* owns the free list of readers */
@@ -642,25 +646,76 @@ static void deadline_after(struct timespec *ts, clockid_t clk, int64_t ms)
     }
 }
 
+/* One thread waiting for the writer connection, on its own stack. */
+struct wwaiter {
+    struct wwaiter *next;
+    pthread_cond_t cv;
+    int granted; /* the connection was handed to this waiter */
+};
+
+/* Take the writer connection, waiting at most timeout_ms. First come, first
+ * served: a thread that gives the connection up and asks again at once
+ * (a commit leader, a writer in a loop) queues behind those already
+ * waiting, where a mutex would let it barge ahead of them for as long as it
+ * keeps asking. */
 static int writer_lock(struct sqlite_provider *sp)
 {
+    struct wwaiter me;
     struct timespec ts;
-    int rc;
+    int rc = 0;
 
-    deadline_after(&ts, CLOCK_REALTIME, sp->timeout_ms);
-    rc = pthread_mutex_timedlock(&sp->wlock, &ts);
-    if (rc == 0)
+    pthread_mutex_lock(&sp->wlock);
+    if (!sp->wheld && sp->whead == NULL) {
+        sp->wheld = 1;
+        pthread_mutex_unlock(&sp->wlock);
         return 0;
-    if (rc == ETIMEDOUT)
-        return actor_error_set(ACTOR_ETIMEOUT,
-                               "sqlite \"%s\": waited %lld ms for the writer connection", sp->path,
-                               (long long)sp->timeout_ms);
-    return actor_error_set(ACTOR_ERROR, "sqlite \"%s\": locking the writer connection: %s",
-                           sp->path, strerror(rc));
+    }
+    me.next = NULL;
+    me.granted = 0;
+    actor__cond_init_mono(&me.cv);
+    if (sp->wtail)
+        sp->wtail->next = &me;
+    else
+        sp->whead = &me;
+    sp->wtail = &me;
+    deadline_after(&ts, CLOCK_MONOTONIC, sp->timeout_ms);
+    while (!me.granted && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&me.cv, &sp->wlock, &ts);
+    if (!me.granted) {
+        /* Leave the queue. */
+        struct wwaiter **pp = &sp->whead, *prev = NULL;
+        while (*pp != &me) {
+            prev = *pp;
+            pp = &(*pp)->next;
+        }
+        *pp = me.next;
+        if (sp->wtail == &me)
+            sp->wtail = prev;
+    }
+    pthread_mutex_unlock(&sp->wlock);
+    pthread_cond_destroy(&me.cv);
+    if (me.granted)
+        return 0;
+    return actor_error_set(ACTOR_ETIMEOUT,
+                           "sqlite \"%s\": waited %lld ms for the writer connection", sp->path,
+                           (long long)sp->timeout_ms);
 }
 
+/* Give the writer connection up: to the longest waiting thread, if any. */
 static void writer_unlock(struct sqlite_provider *sp)
 {
+    struct wwaiter *w;
+
+    pthread_mutex_lock(&sp->wlock);
+    if ((w = sp->whead) != NULL) {
+        sp->whead = w->next;
+        if (sp->whead == NULL)
+            sp->wtail = NULL;
+        w->granted = 1; /* wheld stays set: the connection passes to w */
+        pthread_cond_signal(&w->cv);
+    } else {
+        sp->wheld = 0;
+    }
     pthread_mutex_unlock(&sp->wlock);
 }
 
