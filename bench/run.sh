@@ -472,7 +472,11 @@ worker only when more than a backlog of 128 actors per running worker waits, so 
 core is left to the sender while one worker keeps up). libactor addresses an actor by type
 and ID: the sender keeps the IDs in an array, as CAF and Erlang keep their handles and pids,
 and each send looks the ID up in the actor table (a hash, a shard lock, two or three cache
-misses on 100,000 actors), where CAF and Erlang go straight to the mailbox. Peak RSS is GNU time's maximum resident set of the whole process running only
+misses on 100,000 actors), where CAF and Erlang go straight to the mailbox. The sender and
+the workers meet on the run queue's lock for every actor made runnable; that lock spins
+briefly before it sleeps (an adaptive mutex), since a sleeping contender costs a system call
+on both sides, more than the few instructions the lock is held for (1.70x when that
+changed). Peak RSS is GNU time's maximum resident set of the whole process running only
 this workload (libactor's process also builds its mutex-map baseline after the timed part).
 CAF's default work-stealing scheduler is known to stumble when 100,000 actors are made
 runnable from an outside thread on 2 workers (compare its two columns); the targets compare
@@ -485,9 +489,14 @@ clock runs from starting the senders to the last message handled. It measures th
 of many senders on one mailbox and the single consumer (one turn at a time per actor). It is
 short (a fraction of a second), so its spread is large; on 2 CPUs the two senders and the
 consumer compete for the cores. What limits libactor here: each send takes the lock of the
-actor's table shard (the lookup and the mailbox share it), so the two senders and the
-consumer hand one lock and its cache lines back and forth for every message, where CAF and
-Erlang push onto a lock-free mailbox through a handle they hold.
+actor's table shard (the lookup and the mailbox share it), so the two senders hand one lock
+and its cache lines back and forth for every message, where CAF and Erlang push onto a
+lock-free mailbox through a handle they hold. The consumer takes the whole mailbox in one
+step under that lock (it used to walk up to 64 messages there, and the senders queued
+behind the walk: 1.36x when that changed), and a message's memory goes back to the
+sender's own block list with one compare-and-swap instead of a free into the sender's
+malloc arena. The backlog the two senders build up in front of the single consumer is
+memory the senders must first fault in, which is part of what is measured, for all three.
 
 ### c. Ping-pong
 
