@@ -176,14 +176,16 @@ void actor__msgmem_free(void *p)
             return;
         }
     } else if (__atomic_load_n(&hm->c[k].nreturned, __ATOMIC_RELAXED) < KEEP) {
+        /* Count it first: once the block is on the stack, its owner may
+         * take it, exit and free `hm`, so nothing of hm may be touched
+         * after a successful push. */
+        __atomic_add_fetch(&hm->c[k].nreturned, 1, __ATOMIC_RELAXED);
         old = __atomic_load_n(&hm->c[k].returned, __ATOMIC_RELAXED);
         while (old != DEAD) {
             b->h.next = old;
             if (__atomic_compare_exchange_n(&hm->c[k].returned, &old, b, 1, __ATOMIC_RELEASE,
-                                            __ATOMIC_RELAXED)) {
-                __atomic_add_fetch(&hm->c[k].nreturned, 1, __ATOMIC_RELAXED);
+                                            __ATOMIC_RELAXED))
                 return;
-            }
         }
     }
     /* Too many kept, or the owner is gone: back to malloc. */

@@ -197,10 +197,11 @@ struct sqlite_provider {
     int64_t max_value;   /* SQLite's length limit for one value */
     char *sql[ST_COUNT]; /* stmt_defs with the prefix substituted */
 
-    /* The writer connection is handed over in arrival order: wlock guards
-     * `wheld` and the queue of waiters (see writer_lock). */
+    /* Who holds the writer connection, and who waits for it (see
+     * writer_lock); wlock guards these. */
     pthread_mutex_t wlock;
     int wheld;
+    int wstarving; /* the longest waiter waited STARVE_MS: hand over in order */
     struct wwaiter *whead, *wtail;
     struct conn writer;
 
@@ -650,14 +651,34 @@ static void deadline_after(struct timespec *ts, clockid_t clk, int64_t ms)
 struct wwaiter {
     struct wwaiter *next;
     pthread_cond_t cv;
-    int granted; /* the connection was handed to this waiter */
+    int64_t since; /* monotonic ms it started waiting */
+    int granted;   /* the connection was handed to this waiter */
 };
 
-/* Take the writer connection, waiting at most timeout_ms. First come, first
- * served: a thread that gives the connection up and asks again at once
- * (a commit leader, a writer in a loop) queues behind those already
- * waiting, where a mutex would let it barge ahead of them for as long as it
- * keeps asking. */
+/* How long a waiter may see others take the writer connection before it
+ * asks for it in arrival order. */
+#define STARVE_MS 5
+
+static void wqueue_remove(struct sqlite_provider *sp, struct wwaiter *me)
+{
+    struct wwaiter **pp = &sp->whead, *prev = NULL;
+
+    while (*pp != me) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    *pp = me->next;
+    if (sp->wtail == me)
+        sp->wtail = prev;
+}
+
+/* Take the writer connection, waiting at most timeout_ms. A free connection
+ * goes to whoever asks, which keeps a busy writer going without a context
+ * switch per transaction; but a thread that releases it and asks again at
+ * once (a commit leader, a writer in a loop) could keep it from a waiting
+ * reader indefinitely, so once the longest waiter has waited STARVE_MS the
+ * connection is handed over in arrival order until the queue has caught
+ * up. */
 static int writer_lock(struct sqlite_provider *sp)
 {
     struct wwaiter me;
@@ -665,13 +686,14 @@ static int writer_lock(struct sqlite_provider *sp)
     int rc = 0;
 
     pthread_mutex_lock(&sp->wlock);
-    if (!sp->wheld && sp->whead == NULL) {
+    if (!sp->wheld && (sp->whead == NULL || !sp->wstarving)) {
         sp->wheld = 1;
         pthread_mutex_unlock(&sp->wlock);
         return 0;
     }
     me.next = NULL;
     me.granted = 0;
+    me.since = actor__mono_ms();
     actor__cond_init_mono(&me.cv);
     if (sp->wtail)
         sp->wtail->next = &me;
@@ -679,18 +701,27 @@ static int writer_lock(struct sqlite_provider *sp)
         sp->whead = &me;
     sp->wtail = &me;
     deadline_after(&ts, CLOCK_MONOTONIC, sp->timeout_ms);
-    while (!me.granted && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&me.cv, &sp->wlock, &ts);
-    if (!me.granted) {
-        /* Leave the queue. */
-        struct wwaiter **pp = &sp->whead, *prev = NULL;
-        while (*pp != &me) {
-            prev = *pp;
-            pp = &(*pp)->next;
+    for (;;) {
+        if (me.granted)
+            break;
+        if (!sp->wheld && !sp->wstarving) {
+            wqueue_remove(sp, &me);
+            sp->wheld = 1;
+            me.granted = 1;
+            break;
         }
-        *pp = me.next;
-        if (sp->wtail == &me)
-            sp->wtail = prev;
+        if (rc == ETIMEDOUT)
+            break;
+        if (sp->whead == &me && actor__mono_ms() - me.since >= STARVE_MS)
+            sp->wstarving = 1;
+        rc = pthread_cond_timedwait(&me.cv, &sp->wlock, &ts);
+    }
+    if (!me.granted) {
+        wqueue_remove(sp, &me);
+        if (!sp->wheld && sp->whead)
+            pthread_cond_signal(&sp->whead->cv);
+    } else if (sp->whead == NULL || actor__mono_ms() - me.since < STARVE_MS) {
+        sp->wstarving = 0; /* caught up */
     }
     pthread_mutex_unlock(&sp->wlock);
     pthread_cond_destroy(&me.cv);
@@ -701,13 +732,15 @@ static int writer_lock(struct sqlite_provider *sp)
                            (long long)sp->timeout_ms);
 }
 
-/* Give the writer connection up: to the longest waiting thread, if any. */
+/* Give the writer connection up: straight to the longest waiter when
+ * waiters starve, else to whoever takes it first (the longest waiter is
+ * woken to try). */
 static void writer_unlock(struct sqlite_provider *sp)
 {
     struct wwaiter *w;
 
     pthread_mutex_lock(&sp->wlock);
-    if ((w = sp->whead) != NULL) {
+    if ((w = sp->whead) != NULL && sp->wstarving) {
         sp->whead = w->next;
         if (sp->whead == NULL)
             sp->wtail = NULL;
@@ -715,6 +748,8 @@ static void writer_unlock(struct sqlite_provider *sp)
         pthread_cond_signal(&w->cv);
     } else {
         sp->wheld = 0;
+        if (w != NULL)
+            pthread_cond_signal(&w->cv);
     }
     pthread_mutex_unlock(&sp->wlock);
 }
