@@ -17,6 +17,7 @@
  * used after it was freed is still caught.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -24,9 +25,11 @@
 #define KEEP    1024 /* blocks of each size a thread keeps for reuse */
 #define CLASSES 2
 /* Bytes per block, header included: the small size holds a message with a
- * short request (a backlog of them stays compact), the large one most JSON
- * requests. */
-static const size_t block_size[CLASSES] = {128, 512};
+ * short request, and is one of malloc's fast-bin sizes (a 128-byte chunk),
+ * so blocks given back to malloc are mostly reused as they are instead of
+ * being merged and split up for other allocations (fragmenting a heap full of
+ * actors); the large one holds most JSON requests. */
+static const size_t block_size[CLASSES] = {120, 512};
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MSGMEM_PLAIN 1
@@ -41,15 +44,15 @@ static const size_t block_size[CLASSES] = {128, 512};
 
 typedef struct home home;
 
-/* Header of every block; the caller's memory follows, max-aligned. */
-typedef union header {
-    struct {
-        home *owner; /* NULL: plain malloc */
-        union header *next;
-        int cls; /* index into block_size */
-    } h;
-    max_align_t align;
+/* Header of every block: 16 bytes, so the caller's memory that follows is
+ * as aligned as malloc's. `owner` is the home's address with the block's
+ * size class in its low bits (a home is 8-aligned); 0 for plain malloc. */
+typedef struct header {
+    uintptr_t owner;
+    struct header *next; /* on a list or return stack */
 } header;
+
+_Static_assert(sizeof(header) == 16, "message block header must stay 16 bytes");
 
 struct home {
     struct {
@@ -83,11 +86,11 @@ static void home_exit(void *arg)
     for (int k = 0; k < CLASSES; k++) {
         b = __atomic_exchange_n(&hm->c[k].returned, DEAD, __ATOMIC_ACQ_REL);
         for (; b; b = next, n++) {
-            next = b->h.next;
+            next = b->next;
             free(b);
         }
         for (b = hm->c[k].list; b; b = next, n++) {
-            next = b->h.next;
+            next = b->next;
             free(b);
         }
         hm->c[k].list = NULL;
@@ -132,24 +135,23 @@ void *actor__msgmem_alloc(size_t size)
         if (hm->c[k].list == NULL) {
             hm->c[k].list = __atomic_exchange_n(&hm->c[k].returned, NULL, __ATOMIC_ACQUIRE);
             __atomic_store_n(&hm->c[k].nreturned, 0, __ATOMIC_RELAXED);
-            for (header *r = hm->c[k].list; r; r = r->h.next)
+            for (header *r = hm->c[k].list; r; r = r->next)
                 hm->c[k].nlist++;
         }
         if ((b = hm->c[k].list) != NULL) {
-            hm->c[k].list = b->h.next;
+            hm->c[k].list = b->next;
             hm->c[k].nlist--;
             return b + 1;
         }
         if ((b = malloc(block_size[k])) == NULL)
             return NULL;
         __atomic_add_fetch(&hm->live, 1, __ATOMIC_RELAXED);
-        b->h.owner = hm;
-        b->h.cls = k;
+        b->owner = (uintptr_t)hm | (uintptr_t)k;
         return b + 1;
     }
     if (size > SIZE_MAX - sizeof(header) || (b = malloc(sizeof(header) + size)) == NULL)
         return NULL;
-    b->h.owner = NULL;
+    b->owner = 0;
     return b + 1;
 }
 
@@ -162,15 +164,15 @@ void actor__msgmem_free(void *p)
     if (p == NULL)
         return;
     b = (header *)p - 1;
-    hm = b->h.owner;
+    hm = (home *)(b->owner & ~(uintptr_t)7);
     if (hm == NULL) {
         free(b);
         return;
     }
-    k = b->h.cls;
+    k = (int)(b->owner & 7);
     if (hm == tls_home) {
         if (hm->c[k].nlist < KEEP) {
-            b->h.next = hm->c[k].list;
+            b->next = hm->c[k].list;
             hm->c[k].list = b;
             hm->c[k].nlist++;
             return;
@@ -182,7 +184,7 @@ void actor__msgmem_free(void *p)
         __atomic_add_fetch(&hm->c[k].nreturned, 1, __ATOMIC_RELAXED);
         old = __atomic_load_n(&hm->c[k].returned, __ATOMIC_RELAXED);
         while (old != DEAD) {
-            b->h.next = old;
+            b->next = old;
             if (__atomic_compare_exchange_n(&hm->c[k].returned, &old, b, 1, __ATOMIC_RELEASE,
                                             __ATOMIC_RELAXED))
                 return;
