@@ -24,6 +24,10 @@ int actor__validate_name(const char *what, const char *s, size_t max);
  * bytes readable), or 0 when invalid: bad lead, truncated, overlong,
  * surrogate, past U+10FFFF. The one decoder behind every UTF-8 check. */
 size_t actor__utf8_seq(const unsigned char *s, size_t avail);
+/* Initialise a mutex held for a few instructions at a time: a contender
+ * spins briefly before it sleeps (glibc's adaptive mutex), sparing both
+ * sides a system call. */
+void actor__mutex_init_adaptive(pthread_mutex_t *mu);
 /* Initialise a condition variable that times out on CLOCK_MONOTONIC. */
 void actor__cond_init_mono(pthread_cond_t *cv);
 /* A printable rendering of s for messages (escaped, shortened). */

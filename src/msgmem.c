@@ -76,23 +76,28 @@ static void home_release(home *hm, size_t n)
         free(hm);
 }
 
+/* Give a chain of blocks back to malloc; returns how many there were. */
+static size_t free_chain(header *b)
+{
+    header *next;
+    size_t n = 0;
+
+    for (; b; b = next, n++) {
+        next = b->next;
+        free(b);
+    }
+    return n;
+}
+
 /* Thread exit: give back every block at hand and refuse returns from now. */
 static void home_exit(void *arg)
 {
     home *hm = arg;
-    header *b, *next;
     size_t n = 0;
 
     for (int k = 0; k < CLASSES; k++) {
-        b = __atomic_exchange_n(&hm->c[k].returned, DEAD, __ATOMIC_ACQ_REL);
-        for (; b; b = next, n++) {
-            next = b->next;
-            free(b);
-        }
-        for (b = hm->c[k].list; b; b = next, n++) {
-            next = b->next;
-            free(b);
-        }
+        n += free_chain(__atomic_exchange_n(&hm->c[k].returned, DEAD, __ATOMIC_ACQ_REL));
+        n += free_chain(hm->c[k].list);
         hm->c[k].list = NULL;
     }
     tls_home = NULL;
@@ -127,7 +132,6 @@ static home *home_get(void)
 void *actor__msgmem_alloc(size_t size)
 {
     header *b;
-
     home *hm;
     int k = size <= block_size[0] - sizeof(header) ? 0 : 1;
 

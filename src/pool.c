@@ -32,7 +32,6 @@
  * starving the pool, and lets many actors wait on one group commit at the
  * same time.
  */
-#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,16 +357,8 @@ int actor__pool_new(actor__pool **out, unsigned workers, unsigned max_threads,
     p = calloc(1, sizeof(*p));
     if (p == NULL)
         return actor__error_oom();
-    /* Adaptive: every push and pop takes this lock for a few instructions;
-     * a contender that spins briefly instead of sleeping spares both sides
-     * a system call (see table.c). */
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-#if defined(__GLIBC__)
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
-#endif
-    pthread_mutex_init(&p->mu, &attr);
-    pthread_mutexattr_destroy(&attr);
+    /* Every push and pop holds it for a few instructions. */
+    actor__mutex_init_adaptive(&p->mu);
     actor__cond_init_mono(&p->cv);
     pthread_attr_init(&p->attr);
     pthread_attr_setstacksize(&p->attr, 1024 * 1024);

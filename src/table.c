@@ -8,7 +8,6 @@
  * one bucket pointer per actor. What happens when an actor runs is in
  * activation.c.
  */
-#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,14 +55,8 @@ int actor__table_new(actor__table **out)
     *out = NULL;
     if (t == NULL)
         return actor__error_oom();
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-#if defined(__GLIBC__)
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
-#endif
     for (int i = 0; i < SHARDS; i++)
-        pthread_mutex_init(&t->shards[i].mu, &attr);
-    pthread_mutexattr_destroy(&attr);
+        actor__mutex_init_adaptive(&t->shards[i].mu);
     pthread_mutex_init(&t->count_mu, NULL);
     pthread_cond_init(&t->count_cv, NULL);
     *out = t;

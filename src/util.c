@@ -1,8 +1,10 @@
 /*
  * util.c: small helpers shared by the runtime and the providers: UTF-8
  * validation, validation of actor type names, IDs and method names (with
- * messages that name the bad value), clocks, and random host IDs.
+ * messages that name the bad value), clocks, lock set-up and random host
+ * IDs.
  */
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include <actor/actor.h>
 #include <actor/sys/provider.h>
 
@@ -137,6 +139,18 @@ int64_t actor_time_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void actor__mutex_init_adaptive(pthread_mutex_t *mu)
+{
+    pthread_mutexattr_t attr;
+
+    pthread_mutexattr_init(&attr);
+#if defined(__GLIBC__)
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+    pthread_mutex_init(mu, &attr);
+    pthread_mutexattr_destroy(&attr);
 }
 
 void actor__cond_init_mono(pthread_cond_t *cv)

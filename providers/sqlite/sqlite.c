@@ -741,9 +741,7 @@ static void writer_unlock(struct sqlite_provider *sp)
 
     pthread_mutex_lock(&sp->wlock);
     if ((w = sp->whead) != NULL && sp->wstarving) {
-        sp->whead = w->next;
-        if (sp->whead == NULL)
-            sp->wtail = NULL;
+        wqueue_remove(sp, w);
         w->granted = 1; /* wheld stays set: the connection passes to w */
         pthread_cond_signal(&w->cv);
     } else {
