@@ -92,6 +92,12 @@ measure() {
         # runtimes interleaved so that each ratio compares neighbours in time.
         for w in fanout hot pingpong memory; do
             run_one "$work" "$r" "runtime-$w" "$rt" $q --dir "$work/db" "$w"
+            case $w in
+            fanout | hot)
+                # The same through actor references (addresses resolved once).
+                run_one "$work" "$r" "runtime-${w}_ref" "$rt" $q --dir "$work/db" "${w}_ref"
+                ;;
+            esac
             if [ -x "$caf" ]; then
                 run_one "$work" "$r" "caf-stealing-$w" "$caf" $q --policy stealing "$w"
                 if [ "$w" != memory ]; then
@@ -393,10 +399,12 @@ target met by the median but missed in some repetition says so.
 
 | | target | measured: median (min-max) | |
 |---|---|---|---|
-| a. fan-out | >= 2x CAF's messages/s | $(ratio "runtime fanout" msgs_per_s "caf fanout*" msgs_per_s 2 ge) |
-| a. fan-out (CAF default scheduler only) | >= 2x CAF's messages/s | $(ratio "runtime fanout" msgs_per_s "caf fanout policy=stealing" msgs_per_s 2 ge) |
-| b. hot actor | >= 1.5x CAF's messages/s | $(ratio "runtime hot" msgs_per_s "caf hot*" msgs_per_s 1.5 ge) |
-| b. hot actor (CAF default scheduler only) | >= 1.5x CAF's messages/s | $(ratio "runtime hot" msgs_per_s "caf hot policy=stealing" msgs_per_s 1.5 ge) |
+| a. fan-out, by reference | >= 2x CAF's messages/s | $(ratio "runtime fanout_ref" msgs_per_s "caf fanout*" msgs_per_s 2 ge) |
+| a. fan-out, by reference (CAF default scheduler only) | >= 2x CAF's messages/s | $(ratio "runtime fanout_ref" msgs_per_s "caf fanout policy=stealing" msgs_per_s 2 ge) |
+| a. fan-out, by name | >= 2x CAF's messages/s | $(ratio "runtime fanout" msgs_per_s "caf fanout*" msgs_per_s 2 ge) |
+| b. hot actor, by reference | >= 1.5x CAF's messages/s | $(ratio "runtime hot_ref" msgs_per_s "caf hot*" msgs_per_s 1.5 ge) |
+| b. hot actor, by reference (CAF default scheduler only) | >= 1.5x CAF's messages/s | $(ratio "runtime hot_ref" msgs_per_s "caf hot policy=stealing" msgs_per_s 1.5 ge) |
+| b. hot actor, by name | >= 1.5x CAF's messages/s | $(ratio "runtime hot" msgs_per_s "caf hot*" msgs_per_s 1.5 ge) |
 | c. ping-pong | >= 1x Erlang's round trips/s | $(ratio "runtime pingpong" round_trips_per_s "erlang pingpong" round_trips_per_s 1 ge) |
 | d. memory | <= 256 bytes per active idle actor | $(target "runtime memory" bytes_per_actor 256 le) |
 | d. memory | >= 5x less than CAF (CAF bytes / libactor bytes) | $(ratio "caf memory*" bytes_per_actor "runtime memory" bytes_per_actor 5 ge) |
@@ -423,7 +431,9 @@ target met by the median but missed in some repetition says so.
 | g. codec encode | >= 3x jansson | $(ratio "codec encode generated" docs_per_s "codec encode jansson" docs_per_s 3 ge) |
 | g. codec decode | >= 3x jansson | $(ratio "codec decode generated" docs_per_s "codec decode jansson" docs_per_s 3 ge) |
 
-"CAF" in a target is the better of CAF's two schedulers in the same repetition (its default
+"By reference": libactor sends through an \`actor_ref\`, the actor's address resolved once,
+which is what CAF's handles and Erlang's pids are; "by name": every send names the type and
+ID, which are validated, looked up and hashed each time. "CAF" in a target is the better of CAF's two schedulers in the same repetition (its default
 work-stealing one and its work-sharing one), so a target is never met only because CAF's
 default scheduler stumbles; the rows marked "default scheduler only" show that comparison
 too. SQLite is measured in its default mode, \`synchronous=full\` (a commit is fsynced), and
@@ -443,9 +453,11 @@ Erlang one scheduler per CPU. Every handled message adds 1 to a shared atomic co
 
 | workload | figure | libactor | CAF, work stealing (default) | CAF, work sharing | Erlang/OTP | libactor / best CAF | libactor / Erlang |
 |---|---|---|---|---|---|---|---|
-| a. fan-out | messages/s | $(fig "runtime fanout" msgs_per_s) | $(fig "caf fanout policy=stealing" msgs_per_s) | $(fig "caf fanout policy=sharing" msgs_per_s) | $(fig "erlang fanout" msgs_per_s) | $(ratio "runtime fanout" msgs_per_s "caf fanout*" msgs_per_s) | $(ratio "runtime fanout" msgs_per_s "erlang fanout" msgs_per_s) |
+| a. fan-out, by reference | messages/s | $(fig "runtime fanout_ref" msgs_per_s) | $(fig "caf fanout policy=stealing" msgs_per_s) | $(fig "caf fanout policy=sharing" msgs_per_s) | $(fig "erlang fanout" msgs_per_s) | $(ratio "runtime fanout_ref" msgs_per_s "caf fanout*" msgs_per_s) | $(ratio "runtime fanout_ref" msgs_per_s "erlang fanout" msgs_per_s) |
+| a. fan-out, by name | messages/s | $(fig "runtime fanout" msgs_per_s) | $(fig "caf fanout policy=stealing" msgs_per_s) | $(fig "caf fanout policy=sharing" msgs_per_s) | $(fig "erlang fanout" msgs_per_s) | $(ratio "runtime fanout" msgs_per_s "caf fanout*" msgs_per_s) | $(ratio "runtime fanout" msgs_per_s "erlang fanout" msgs_per_s) |
 | a. fan-out | peak RSS, KiB | $(fig "peakrss runtime-fanout" peak_rss_kb) | $(fig "peakrss caf-stealing-fanout" peak_rss_kb) | $(fig "peakrss caf-sharing-fanout" peak_rss_kb) | $(fig "peakrss erlang-fanout" peak_rss_kb) | (lower is better) | |
-| b. hot actor | messages/s | $(fig "runtime hot" msgs_per_s) | $(fig "caf hot policy=stealing" msgs_per_s) | $(fig "caf hot policy=sharing" msgs_per_s) | $(fig "erlang hot" msgs_per_s) | $(ratio "runtime hot" msgs_per_s "caf hot*" msgs_per_s) | $(ratio "runtime hot" msgs_per_s "erlang hot" msgs_per_s) |
+| b. hot actor, by reference | messages/s | $(fig "runtime hot_ref" msgs_per_s) | $(fig "caf hot policy=stealing" msgs_per_s) | $(fig "caf hot policy=sharing" msgs_per_s) | $(fig "erlang hot" msgs_per_s) | $(ratio "runtime hot_ref" msgs_per_s "caf hot*" msgs_per_s) | $(ratio "runtime hot_ref" msgs_per_s "erlang hot" msgs_per_s) |
+| b. hot actor, by name | messages/s | $(fig "runtime hot" msgs_per_s) | $(fig "caf hot policy=stealing" msgs_per_s) | $(fig "caf hot policy=sharing" msgs_per_s) | $(fig "erlang hot" msgs_per_s) | $(ratio "runtime hot" msgs_per_s "caf hot*" msgs_per_s) | $(ratio "runtime hot" msgs_per_s "erlang hot" msgs_per_s) |
 | c. ping-pong | round trips/s | $(fig "runtime pingpong" round_trips_per_s) | $(fig "caf pingpong policy=stealing" round_trips_per_s) | $(fig "caf pingpong policy=sharing" round_trips_per_s) | $(fig "erlang pingpong" round_trips_per_s) | $(ratio "runtime pingpong" round_trips_per_s "caf pingpong*" round_trips_per_s) | $(ratio "runtime pingpong" round_trips_per_s "erlang pingpong" round_trips_per_s) |
 | d. memory | bytes per active idle actor | $(fig "runtime memory" bytes_per_actor) | $(fig "caf memory policy=stealing" bytes_per_actor) | (not run) | $(fig "erlang memory" bytes_per_actor) | CAF / libactor: $(ratio "caf memory*" bytes_per_actor "runtime memory" bytes_per_actor) | Erlang / libactor: $(ratio "erlang memory" bytes_per_actor "runtime memory" bytes_per_actor) |
 | d. memory | activations (spawn + first message)/s | $(fig "runtime memory" cold_activations_per_s) | $(fig "caf memory policy=stealing" spawns_per_s) | | $(fig "erlang memory" spawns_per_s) | | |
@@ -469,10 +481,13 @@ making the actor runnable, a worker picking it up, and the cache misses of 100,0
 objects. Limits: one sending thread, so on 2 CPUs the sender and the workers share the
 machine, and the sender's cost per message is what bounds the rate (libactor wakes a second
 worker only when more than a backlog of 128 actors per running worker waits, so the second
-core is left to the sender while one worker keeps up). libactor addresses an actor by type
-and ID: the sender keeps the IDs in an array, as CAF and Erlang keep their handles and pids,
-and each send looks the ID up in the actor table (a hash, a shard lock, two or three cache
-misses on 100,000 actors), where CAF and Erlang go straight to the mailbox. The sender and
+core is left to the sender while one worker keeps up). libactor runs it twice. By name, the
+sender keeps the IDs in an array and each send names type and ID, which are validated, the
+type looked up and the ID hashed every time. By reference, the sender keeps one
+\`actor_ref\` per actor, as CAF and Erlang keep their handles and pids, made once before
+the clock starts, so a send only validates the method name and goes to the table: both
+still look the actor up under the shard lock (two or three cache misses on 100,000
+actors), where CAF and Erlang go straight to the mailbox. The sender and
 the workers meet on the run queue's lock for every actor made runnable; that lock spins
 briefly before it sleeps (an adaptive mutex), since a sleeping contender costs a system call
 on both sides, more than the few instructions the lock is held for (1.70x when that
@@ -488,10 +503,16 @@ with CAF's better scheduler.
 clock runs from starting the senders to the last message handled. It measures the contention
 of many senders on one mailbox and the single consumer (one turn at a time per actor). It is
 short (a fraction of a second), so its spread is large; on 2 CPUs the two senders and the
-consumer compete for the cores. What limits libactor here: each send takes the lock of the
-actor's table shard (the lookup and the mailbox share it), so the two senders hand one lock
-and its cache lines back and forth for every message, where CAF and Erlang push onto a
-lock-free mailbox through a handle they hold. The consumer takes the whole mailbox in one
+consumer compete for the cores. By name and by reference as in a. What limits libactor
+here: each send takes the lock of the actor's table shard (the lookup and the mailbox share
+it), so the two senders hand one lock and its cache lines back and forth for every message,
+where CAF and Erlang push onto a lock-free mailbox through a handle they hold. The runs
+differ by up to 3x from one to the next, and counting system calls shows why: the slow runs
+make 5-8 times as many futex calls, nearly all on that one shard lock (a sender or the
+consumer descheduled while holding it, so the others give up spinning and sleep), and burn
+twice the CPU time for the same messages. A send pushes onto the front of the actor's
+inbox (it writes only the actor, not the previous message, whose cache line sits with the
+other sender) and the consumer puts the inbox in order after it let go of the lock. The consumer takes the whole mailbox in one
 step under that lock (it used to walk up to 64 messages there, and the senders queued
 behind the walk: 1.36x when that changed), and a message's memory goes back to the
 sender's own block list with one compare-and-swap instead of a free into the sender's

@@ -238,6 +238,7 @@ static void fail_all(actor__actor *a, pthread_mutex_t *mu, int rc)
 
     snprintf(msg, sizeof(msg), "%s", actor_error_last());
     pthread_mutex_lock(mu);
+    actor__mailbox_fold(a);
     rest = a->mhead;
     a->mhead = a->mtail = NULL;
     a->halt_queued = 0;
@@ -284,7 +285,7 @@ static int halt_finished(actor__actor *a, actor__msg *halt, int requeue)
 
     pthread_mutex_lock(mu);
     a->status = ACTOR__NEW;
-    if (a->mhead == NULL) {
+    if (a->mhead == NULL && a->inbox == NULL) {
         /* Answer the halt only once the actor is out of the table, so a
          * caller that waited sees it gone. */
         actor__table_remove_locked(host->table, a);
@@ -376,7 +377,7 @@ static void save_done(actor__commit_req *req, int rc, const char *msg)
     free(s);
     /* Unpark: go on with the mailbox, or become idle. */
     pthread_mutex_lock(mu);
-    requeue = a->mhead != NULL;
+    requeue = a->mhead != NULL || a->inbox != NULL;
     if (!requeue)
         a->scheduled = 0;
     pthread_mutex_unlock(mu);
@@ -464,8 +465,12 @@ void actor__activation_run(actor__runnable *item, void *payload)
 
     pthread_mutex_lock(mu);
     for (;;) {
+        /* Everything but the common case below reads the mailbox in order
+         * at mhead; the common case takes the inbox without a walk. */
+        if (a->inbox && (a->halt_queued || a->status != ACTOR__ACTIVE || a->lost))
+            actor__mailbox_fold(a);
         m = a->mhead;
-        if (m == NULL) {
+        if (m == NULL && a->inbox == NULL) {
             a->scheduled = 0;
             break;
         }
@@ -475,9 +480,10 @@ void actor__activation_run(actor__runnable *item, void *payload)
             actor__pool_push(host->pool, &a->run);
             goto out;
         }
-        /* Hooks run in the call chain of the message that caused them. */
+        /* Hooks run in the call chain of the message that caused them
+         * (m is NULL only in the common case, which sets its own). */
         frame.actor = a;
-        frame.parent = m->chain;
+        frame.parent = m ? m->chain : NULL;
 
         if (a->status == ACTOR__ACQUIRED) {
             pthread_mutex_unlock(mu);
@@ -514,20 +520,32 @@ void actor__activation_run(actor__runnable *item, void *payload)
                 fail_all(a, mu, rc);
             goto out;
         }
-        if (a->status == ACTOR__ACTIVE && !a->lost && m->kind == ACTOR__MSG_INVOKE) {
+        if (a->status == ACTOR__ACTIVE && !a->lost && (m == NULL || m->kind == ACTOR__MSG_INVOKE)) {
             /* The common case: take the run of invokes at the head of the
              * mailbox in one go (up to the budget) and turn them without the
              * lock. A lost lease noticed meanwhile puts the rest back. */
-            actor__msg *run = m, *end = m, *rest;
+            actor__msg *run = m, *end = m, *rest = NULL;
             save_req *save = NULL;
             int turns = 0;
             if (!a->halt_queued) {
                 /* Only invokes queued: take the whole mailbox in O(1), so
                  * senders never wait on a walk over messages whose cache
-                 * lines sit on other cores; the budget applies below. */
+                 * lines sit on other cores; the inbox is put in order
+                 * after the lock; the budget applies below. */
+                actor__msg *newest = a->inbox, *oldest;
                 end = a->mtail;
                 a->mhead = NULL;
                 a->mtail = NULL;
+                a->inbox = NULL;
+                pthread_mutex_unlock(mu);
+                newest = actor__mailbox_reverse(newest, &oldest);
+                if (run == NULL) {
+                    run = newest;
+                    end = oldest;
+                } else if (newest != NULL) {
+                    end->next = newest;
+                    end = oldest;
+                }
             } else {
                 for (int n = 0; n < budget && end->next && end->next->kind == ACTOR__MSG_INVOKE;
                      n++)
@@ -536,8 +554,8 @@ void actor__activation_run(actor__runnable *item, void *payload)
                 if (a->mhead == NULL)
                     a->mtail = NULL;
                 end->next = NULL;
+                pthread_mutex_unlock(mu);
             }
-            pthread_mutex_unlock(mu);
             for (m = run; m; m = rest) {
                 rest = m->next;
                 frame.actor = a;

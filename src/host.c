@@ -249,7 +249,7 @@ static void scan_one(actor__actor *a, void *arg)
     actor__msg *m;
 
     /* scheduled first: only an actor no worker runs has a stable status. */
-    if (a->scheduled || a->mhead || a->status != ACTOR__ACTIVE || timeout <= 0 ||
+    if (a->scheduled || a->mhead || a->inbox || a->status != ACTOR__ACTIVE || timeout <= 0 ||
         sa->now - a->last_used_ms < timeout)
         return;
     m = actor__msg_new(ACTOR__MSG_HALT, NULL, NULL, 0);
@@ -465,7 +465,7 @@ static int halt_post(actor_host *h, const char *type, const char *id, struct cou
         m->cb = countdown_done;
         m->cb_payload = wait_on;
     }
-    rc = actor__table_post(h, te, id, m, 0);
+    rc = actor__table_post(h, te, id, actor__table_hash(te, id), m, 0);
     if (rc != 0)
         actor__msgmem_free(m);
     return rc;
@@ -526,6 +526,7 @@ static void halt_all_one(actor__actor *a, void *arg)
 
     if (ha->fail_queued) {
         /* Take queued invokes out (they are completed after the lock). */
+        actor__mailbox_fold(a);
         pp = &a->mhead;
         a->mtail = NULL;
         while ((m = *pp) != NULL) {

@@ -177,7 +177,8 @@ typedef struct actor__actor {
     actor__runnable run;        /* pool link [shard: scheduled] */
     struct actor__actor *hnext; /* hash chain [shard] */
     actor__type_entry *type;    /* immutable */
-    actor__msg *mhead, *mtail;  /* mailbox [shard] */
+    actor__msg *mhead, *mtail;  /* mailbox, oldest first [shard] */
+    actor__msg *inbox;          /* newer messages, newest first [shard] */
     void *instance;             /* [turn] */
     union {
         actor__cache *cache;            /* [turn] while ACTIVE */
@@ -224,12 +225,14 @@ struct actor_host {
 /* table.c */
 int actor__table_new(actor__table **out);
 void actor__table_free(actor__table *table);
+/* The hash of actor (type, id) in the table (see actor__table_post). */
+uint32_t actor__table_hash(const actor__type_entry *type, const char *id);
 /* Append `msg` to actor (type, id)'s mailbox, creating the actor when
  * `create` and it is absent, and schedule it on the pool if it was idle.
- * ACTOR_ENOTFOUND when absent and !create; ACTOR_ESHUTDOWN when the host is
- * stopping and msg is an invoke. */
-int actor__table_post(actor_host *host, actor__type_entry *type, const char *id, actor__msg *msg,
-                      int create);
+ * `hash` is actor__table_hash(type, id). ACTOR_ENOTFOUND when absent and
+ * !create; ACTOR_ESHUTDOWN when the host is stopping and msg is an invoke. */
+int actor__table_post(actor_host *host, actor__type_entry *type, const char *id, uint32_t hash,
+                      actor__msg *msg, int create);
 /* Called by the actor's runner when it finishes; see activation.c. */
 size_t actor__table_count(actor__table *table);
 /* Visit every actor under its shard lock; `fn` may queue messages on it
@@ -238,6 +241,12 @@ void actor__table_each_locked(actor__table *table, void (*fn)(actor__actor *a, v
                               void *arg);
 /* Append to a mailbox whose shard lock the caller holds; schedules. */
 void actor__table_post_locked(actor_host *host, actor__actor *a, actor__msg *msg);
+/* Move the inbox (newest first) behind mhead..mtail, in order. Shard lock
+ * held; O(messages in the inbox). */
+void actor__mailbox_fold(actor__actor *a);
+/* Reverse a chain of messages; returns the new head, *oldest the new tail
+ * (NULL for an empty chain). No lock: the chain must be the caller's. */
+actor__msg *actor__mailbox_reverse(actor__msg *newest, actor__msg **oldest);
 /* The runner's side (activation.c): */
 pthread_mutex_t *actor__table_lock_of(actor__table *table, actor__actor *a);
 /* Unlink `a` (shard lock held), wake waiters of actor__table_wait_empty. */

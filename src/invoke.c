@@ -4,7 +4,8 @@
  * actor table, and hands the outcome back: to a blocking caller waiting on
  * its own stack (the response buffer is swapped in, not copied), or to an
  * asynchronous caller's callback on the worker thread. Also the deadlock
- * check of blocking invokes made from inside turns.
+ * check of blocking invokes made from inside turns, and actor references
+ * (an address resolved once, for callers that send to one actor often).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,9 +64,19 @@ void actor__msg_complete(actor__msg *m, int rc, actor_buf *response, const char 
     actor__msgmem_free(m);
 }
 
-/* Validate the common arguments of an invoke and find the type. */
+/* An actor's address resolved once: the type found, the ID validated and
+ * hashed. Immutable, so any thread may use it; it holds nothing of the
+ * actor itself (the actor still activates and deactivates on its own). */
+struct actor_ref {
+    actor_host *host;
+    actor__type_entry *type;
+    uint32_t hash;
+    char id[]; /* NUL-terminated */
+};
+
+/* Validate the arguments of an invoke by name and find the type. */
 static int prepare(actor__type_entry **te, actor_host *host, const char *type, const char *id,
-                   const char *method)
+                   const char *method, const void *request, size_t request_len)
 {
     int rc;
 
@@ -77,9 +88,9 @@ static int prepare(actor__type_entry **te, actor_host *host, const char *type, c
     if ((*te == NULL &&
          (rc = actor__validate_name("actor type", type, ACTOR_TYPE_NAME_MAX)) != 0) ||
         (rc = actor__validate_name("actor ID", id, ACTOR_ID_MAX)) != 0 ||
-        (rc = actor__validate_name("method name", method, ACTOR_METHOD_MAX)) != 0)
+        (method && (rc = actor__validate_name("method name", method, ACTOR_METHOD_MAX)) != 0))
         return rc;
-    if (!host->started || __atomic_load_n(&host->stopping, __ATOMIC_ACQUIRE))
+    if (method && (!host->started || __atomic_load_n(&host->stopping, __ATOMIC_ACQUIRE)))
         return actor_error_set(host->started ? ACTOR_ESHUTDOWN : ACTOR_ESTATE,
                                "host %s is %s: %s/%s not invoked", host->host_id,
                                host->started ? "stopping" : "not started", type, id);
@@ -89,30 +100,47 @@ static int prepare(actor__type_entry **te, actor_host *host, const char *type, c
         return actor_error_set(ACTOR_ENOTFOUND, "actor type \"%s\" is not registered on host %s", q,
                                host->host_id);
     }
+    if (request == NULL && request_len > 0)
+        return actor_error_set(ACTOR_EINVAL, "request is NULL but request_len is %zu", request_len);
     return 0;
 }
 
-int actor_invoke(actor_buf *response, actor_host *host, const char *type, const char *id,
-                 const char *method, const void *request, size_t request_len)
+/* The same checks for a call through a reference (type and ID resolved). */
+static int check_call(const actor_ref *ref, const char *method, const void *request,
+                      size_t request_len)
 {
-    actor__type_entry *te;
+    const actor_host *host = ref->host;
+    int rc;
+
+    if ((rc = actor__validate_name("method name", method, ACTOR_METHOD_MAX)) != 0)
+        return rc;
+    if (!host->started || __atomic_load_n(&host->stopping, __ATOMIC_ACQUIRE))
+        return actor_error_set(
+            host->started ? ACTOR_ESHUTDOWN : ACTOR_ESTATE, "host %s is %s: %s/%s not invoked",
+            host->host_id, host->started ? "stopping" : "not started", ref->type->name, ref->id);
+    if (request == NULL && request_len > 0)
+        return actor_error_set(ACTOR_EINVAL, "request is NULL but request_len is %zu", request_len);
+    return 0;
+}
+
+/* The invokes themselves, on checked arguments. */
+static int invoke_blocking(actor_buf *response, actor_host *host, actor__type_entry *te,
+                           const char *id, uint32_t hash, const char *method, const void *request,
+                           size_t request_len)
+{
     actor__waiter w;
     actor__msg *m;
     const actor__frame *chain = actor__current_frame();
     int rc;
 
-    if ((rc = prepare(&te, host, type, id, method)) != 0)
-        return rc;
-    if (request == NULL && request_len > 0)
-        return actor_error_set(ACTOR_EINVAL, "request is NULL but request_len is %zu", request_len);
     for (const actor__frame *f = chain; f; f = f->parent) {
         if (f->actor->type == te && strcmp(f->actor->id, id) == 0)
             return actor_error_set(
                 ACTOR_EDEADLK,
                 "blocking invoke of %s/%s %s from %s: %s/%s is waiting in this call chain; "
                 "use actor_invoke_async",
-                type, id, method, f == chain ? "its own turn" : "a turn it is waiting on", type,
-                id);
+                te->name, id, method, f == chain ? "its own turn" : "a turn it is waiting on",
+                te->name, id);
     }
     m = actor__msg_new(ACTOR__MSG_INVOKE, method, request, request_len);
     if (m == NULL)
@@ -124,7 +152,7 @@ int actor_invoke(actor_buf *response, actor_host *host, const char *type, const 
     m->waiter = &w;
     m->chain = chain;
 
-    rc = actor__table_post(host, te, id, m, 1);
+    rc = actor__table_post(host, te, id, hash, m, 1);
     if (rc != 0) {
         actor__msgmem_free(m);
     } else {
@@ -151,24 +179,111 @@ int actor_invoke(actor_buf *response, actor_host *host, const char *type, const 
     return rc;
 }
 
-int actor_invoke_async(actor_host *host, const char *type, const char *id, const char *method,
-                       const void *request, size_t request_len, actor_invoke_cb done, void *payload)
+static int invoke_async(actor_host *host, actor__type_entry *te, const char *id, uint32_t hash,
+                        const char *method, const void *request, size_t request_len,
+                        actor_invoke_cb done, void *payload)
 {
-    actor__type_entry *te;
     actor__msg *m;
     int rc;
 
-    if ((rc = prepare(&te, host, type, id, method)) != 0)
-        return rc;
-    if (request == NULL && request_len > 0)
-        return actor_error_set(ACTOR_EINVAL, "request is NULL but request_len is %zu", request_len);
     m = actor__msg_new(ACTOR__MSG_INVOKE, method, request, request_len);
     if (m == NULL)
         return actor__error_oom();
     m->cb = done;
     m->cb_payload = payload;
-    rc = actor__table_post(host, te, id, m, 1);
+    rc = actor__table_post(host, te, id, hash, m, 1);
     if (rc != 0)
         actor__msgmem_free(m);
     return rc;
+}
+
+int actor_invoke(actor_buf *response, actor_host *host, const char *type, const char *id,
+                 const char *method, const void *request, size_t request_len)
+{
+    actor__type_entry *te;
+    int rc;
+
+    if ((rc = prepare(&te, host, type, id, method, request, request_len)) != 0)
+        return rc;
+    return invoke_blocking(response, host, te, id, actor__table_hash(te, id), method, request,
+                           request_len);
+}
+
+int actor_invoke_async(actor_host *host, const char *type, const char *id, const char *method,
+                       const void *request, size_t request_len, actor_invoke_cb done, void *payload)
+{
+    actor__type_entry *te;
+    int rc;
+
+    if ((rc = prepare(&te, host, type, id, method, request, request_len)) != 0)
+        return rc;
+    return invoke_async(host, te, id, actor__table_hash(te, id), method, request, request_len, done,
+                        payload);
+}
+
+/* ---- references ------------------------------------------------------------- */
+
+int actor_ref_new(actor_ref **out, actor_host *host, const char *type, const char *id)
+{
+    actor__type_entry *te;
+    actor_ref *ref;
+    size_t idlen;
+    int rc;
+
+    if (out == NULL)
+        return actor_error_set(ACTOR_EINVAL, "actor_ref_new: out is NULL");
+    *out = NULL;
+    if ((rc = prepare(&te, host, type, id, NULL, NULL, 0)) != 0)
+        return rc;
+    idlen = strlen(id);
+    ref = malloc(sizeof(*ref) + idlen + 1);
+    if (ref == NULL)
+        return actor__error_oom();
+    ref->host = host;
+    ref->type = te;
+    ref->hash = actor__table_hash(te, id);
+    memcpy(ref->id, id, idlen + 1);
+    *out = ref;
+    return 0;
+}
+
+void actor_ref_free(actor_ref *ref)
+{
+    free(ref);
+}
+
+const char *actor_ref_type(const actor_ref *ref)
+{
+    return ref ? ref->type->name : NULL;
+}
+
+const char *actor_ref_id(const actor_ref *ref)
+{
+    return ref ? ref->id : NULL;
+}
+
+int actor_ref_invoke(actor_buf *response, const actor_ref *ref, const char *method,
+                     const void *request, size_t request_len)
+{
+    int rc;
+
+    if (ref == NULL)
+        return actor_error_set(ACTOR_EINVAL, "actor_ref_invoke: ref is NULL");
+    if ((rc = check_call(ref, method, request, request_len)) != 0)
+        return rc;
+    return invoke_blocking(response, ref->host, ref->type, ref->id, ref->hash, method, request,
+                           request_len);
+}
+
+int actor_ref_invoke_async(const actor_ref *ref, const char *method, const void *request,
+                           size_t request_len, actor_invoke_cb done, void *payload)
+{
+    int rc;
+
+    if (ref == NULL)
+        return actor_error_set(ACTOR_EINVAL, "actor_ref_invoke_async: ref is NULL");
+    if ((rc = check_call(ref, method, request, request_len)) != 0)
+        return rc;
+    return invoke_async(ref->host, ref->type, ref->id, ref->hash, method, request, request_len,
+                        done, payload);
 }

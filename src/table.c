@@ -3,7 +3,9 @@
  * table is split into shards, each a chained hash table under its own mutex;
  * that mutex also guards the mailbox and scheduling flags of every actor in
  * the shard, so posting a message is one lock: find or create the actor,
- * append, and mark it scheduled if it was idle (then push it to the pool).
+ * push the message on its inbox, and mark it scheduled if it was idle
+ * (then push it to the pool). The mailbox proper (FIFO) is the inbox
+ * reversed behind what is already in mhead..mtail.
  * An actor's memory is one allocation holding its ID inline; the table adds
  * one bucket pointer per actor. What happens when an actor runs is in
  * activation.c.
@@ -29,7 +31,7 @@ struct actor__table {
     size_t count;
 };
 
-static uint32_t hash_key(const actor__type_entry *type, const char *id)
+uint32_t actor__table_hash(const actor__type_entry *type, const char *id)
 {
     /* FNV-1a over the ID, seeded by the type entry's address. */
     uint32_t h = 2166136261u ^ (uint32_t)((uintptr_t)type >> 4);
@@ -125,16 +127,43 @@ static actor__actor *find(shard *s, const actor__type_entry *type, const char *i
     return NULL;
 }
 
+/* Senders push on the inbox, newest first: nothing but the actor's own
+ * fields is written under the lock (appending at the tail would write the
+ * previous message, whose cache line sits with whoever sent it). */
 static void mailbox_append(actor__actor *a, actor__msg *msg)
 {
-    msg->next = NULL;
-    if (a->mtail)
-        a->mtail->next = msg;
-    else
-        a->mhead = msg;
-    a->mtail = msg;
+    msg->next = a->inbox;
+    a->inbox = msg;
     if (msg->kind == ACTOR__MSG_HALT)
         a->halt_queued = 1;
+}
+
+actor__msg *actor__mailbox_reverse(actor__msg *newest, actor__msg **oldest)
+{
+    actor__msg *head = NULL, *next;
+
+    *oldest = newest;
+    for (; newest; newest = next) {
+        next = newest->next;
+        newest->next = head;
+        head = newest;
+    }
+    return head;
+}
+
+void actor__mailbox_fold(actor__actor *a)
+{
+    actor__msg *head, *tail;
+
+    if (a->inbox == NULL)
+        return;
+    head = actor__mailbox_reverse(a->inbox, &tail);
+    a->inbox = NULL;
+    if (a->mtail)
+        a->mtail->next = head;
+    else
+        a->mhead = head;
+    a->mtail = tail;
 }
 
 void actor__table_post_locked(actor_host *host, actor__actor *a, actor__msg *msg)
@@ -146,11 +175,10 @@ void actor__table_post_locked(actor_host *host, actor__actor *a, actor__msg *msg
     }
 }
 
-int actor__table_post(actor_host *host, actor__type_entry *type, const char *id, actor__msg *msg,
-                      int create)
+int actor__table_post(actor_host *host, actor__type_entry *type, const char *id, uint32_t h,
+                      actor__msg *msg, int create)
 {
     actor__table *t = host->table;
-    uint32_t h = hash_key(type, id);
     shard *s = shard_of(t, h);
     actor__actor *a;
 

@@ -7,7 +7,7 @@
  * scheduler's run-next slot: a chain of messages between actors does not
  * starve other actors, and an actor sent a message by a long turn still
  * runs on another worker meanwhile; an actor with a long mailbox yields
- * its worker after a budget of turns.
+ * its worker after a budget of turns; references to actors.
  */
 #include "test.h"
 
@@ -172,19 +172,39 @@ static void *send_seq(void *arg)
 {
     struct sender *s = arg;
     char req[64], id[16];
+    actor_ref *refs[SEQ_ACTORS] = {NULL};
 
-    for (long i = 0; i < PER_SENDER; i++) {
+    for (int a = 0; a < SEQ_ACTORS; a++) {
+        snprintf(id, sizeof(id), "seq%d", a);
+        if (actor_ref_new(&refs[a], g_host, "t", id) != 0)
+            s->failures++;
+    }
+    for (long i = 0; i < PER_SENDER && s->failures == 0; i++) {
         for (int a = 0; a < SEQ_ACTORS; a++) {
             snprintf(id, sizeof(id), "seq%d", a);
-            int n = snprintf(req, sizeof(req), "%d %ld", s->index, i);
-            /* Alternate blocking and asynchronous sends: both keep order. */
-            int rc = (i % 2) ? actor_invoke(NULL, g_host, "t", id, "seq", req, (size_t)n + 1)
-                             : actor_invoke_async(g_host, "t", id, "seq", req, (size_t)n + 1, NULL,
-                                                  NULL);
+            int n = snprintf(req, sizeof(req), "%d %ld", s->index, i), rc;
+            /* Blocking and asynchronous sends, by name and by reference,
+             * mixed: all of them keep one order. */
+            switch (i % 4) {
+            case 0:
+                rc = actor_invoke_async(g_host, "t", id, "seq", req, (size_t)n + 1, NULL, NULL);
+                break;
+            case 1:
+                rc = actor_invoke(NULL, g_host, "t", id, "seq", req, (size_t)n + 1);
+                break;
+            case 2:
+                rc = actor_ref_invoke_async(refs[a], "seq", req, (size_t)n + 1, NULL, NULL);
+                break;
+            default:
+                rc = actor_ref_invoke(NULL, refs[a], "seq", req, (size_t)n + 1);
+                break;
+            }
             if (rc != 0)
                 s->failures++;
         }
     }
+    for (int a = 0; a < SEQ_ACTORS; a++)
+        actor_ref_free(refs[a]);
     return NULL;
 }
 
@@ -341,6 +361,64 @@ static void test_async_invoke(void)
     T_EQ(never.done, 0);
 }
 
+/* References: an address resolved once, used like a name, across the
+ * actor's deactivations; every bad argument named. */
+static void test_refs(void)
+{
+    actor_host *h = start_host(2);
+    actor_ref *ref = NULL, *bad = (actor_ref *)1;
+    actor_buf b = ACTOR_BUF_INIT;
+    struct async_result r = {PTHREAD_MUTEX_INITIALIZER, 0, 0, "", ""};
+
+    T_ASSERT(h != NULL);
+    T_EQ(actor_ref_new(NULL, h, "t", "x"), ACTOR_EINVAL);
+    T_EQ(actor_ref_new(&bad, NULL, "t", "x"), ACTOR_EINVAL);
+    T_CHECK(bad == NULL);
+    T_EQ(actor_ref_new(&bad, h, "nosuchtype", "x"), ACTOR_ENOTFOUND);
+    T_CONTAINS(actor_error_last(), "nosuchtype");
+    T_EQ(actor_ref_new(&bad, h, "t", ""), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "actor ID");
+    T_EQ(actor_ref_new(&bad, h, "t", "\xff"), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "UTF-8");
+    T_OK(actor_ref_new(&ref, h, "t", "rf"));
+    T_STREQ(actor_ref_type(ref), "t");
+    T_STREQ(actor_ref_id(ref), "rf");
+
+    /* The same actor as by name: one instance, one count. */
+    T_OK(actor_ref_invoke(&b, ref, "count", NULL, 0));
+    T_STREQ(b.ptr, "1");
+    T_OK(actor_invoke(&b, h, "t", "rf", "count", NULL, 0));
+    T_STREQ(b.ptr, "2");
+    T_OK(actor_ref_invoke_async(ref, "count", NULL, 0, on_done, &r));
+    T_ASSERT(T_WAIT_UNTIL(async_done(&r), 10000));
+    T_EQ(r.rc, 0);
+    T_STREQ(r.resp, "3");
+    /* A turn's error reaches the caller with its message. */
+    T_EQ(actor_ref_invoke(&b, ref, "fail", NULL, 0), -1001);
+    T_STREQ(actor_error_last(), "boom from rf");
+    /* Bad calls are refused before anything is queued. */
+    T_EQ(actor_ref_invoke(&b, NULL, "count", NULL, 0), ACTOR_EINVAL);
+    T_EQ(actor_ref_invoke_async(NULL, "count", NULL, 0, NULL, NULL), ACTOR_EINVAL);
+    T_EQ(actor_ref_invoke(&b, ref, "", NULL, 0), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "method name");
+    T_EQ(actor_ref_invoke(&b, ref, "count", NULL, 3), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "request is NULL");
+    /* Deactivated, the actor comes back on the next message by reference
+     * (a new instance: its count starts again). */
+    T_OK(actor_host_halt(h, "t", "rf"));
+    T_OK(actor_ref_invoke(&b, ref, "count", NULL, 0));
+    T_STREQ(b.ptr, "1");
+    /* A stopped host refuses it like a name. */
+    T_OK(actor_host_stop(h));
+    T_EQ(actor_ref_invoke(&b, ref, "count", NULL, 0), ACTOR_ESHUTDOWN);
+    T_EQ(actor_ref_invoke_async(ref, "count", NULL, 0, NULL, NULL), ACTOR_ESHUTDOWN);
+    T_CONTAINS(actor_error_last(), "rf");
+    actor_ref_free(ref);
+    actor_ref_free(NULL);
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
 /* A chain of messages sent from turn to turn runs on the worker that sent
  * each one, without the shared queue; with one worker, a message from
  * outside must still get its turn while the chain goes on. */
@@ -425,6 +503,7 @@ int main(void)
     T_RUN(test_error_does_not_poison);
     T_RUN(test_blocking_call_chain);
     T_RUN(test_async_invoke);
+    T_RUN(test_refs);
     T_RUN(test_chain_does_not_starve);
     T_RUN(test_long_turn_after_send);
     T_RUN(test_busy_mailbox_yields);

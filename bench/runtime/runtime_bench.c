@@ -4,6 +4,8 @@
  *   fanout    N actors x M messages from an outside thread, counts checked
  *             (baseline: the same increments on a mutex-guarded hash map);
  *   hot       messages into one actor from 2 threads (same baseline);
+ *   fanout_ref, hot_ref: the same, sent through actor references (an
+ *             address resolved once, as CAF's handles and Erlang's pids);
  *   pingpong  round trips between two actors with asynchronous invokes
  *             (baseline: a mutex+condvar hand-off between two threads);
  *   memory    RSS per active idle actor (empty state, default options),
@@ -253,24 +255,36 @@ static double baseline_map(long actors, long per)
 
 /* ---- workloads ---------------------------------------------------------------- */
 
-static void fanout(long actors, long per)
+/* Send `inc` to actor i of the fan-out, by reference or by name. */
+static int fan_send(actor_host *h, actor_ref **refs, char (*ids)[24], long i)
+{
+    return refs ? actor_ref_invoke_async(refs[i], "inc", NULL, 0, NULL, NULL)
+                : actor_invoke_async(h, "n", ids[i], "inc", NULL, 0, NULL, NULL);
+}
+
+static void fanout(long actors, long per, int by_ref)
 {
     actor_host *h = start_host("sqlite::memory:", 0);
     /* The actors' addresses, kept by the sender as CAF and Erlang keep
-     * their handles and pids: an array of IDs, formatted once. */
+     * their handles and pids: an array of IDs, formatted once, and with
+     * by_ref a reference to each, resolved once. */
     char(*ids)[24] = malloc((size_t)actors * sizeof(*ids));
+    actor_ref **refs = by_ref ? calloc((size_t)actors, sizeof(*refs)) : NULL;
     double t0, dt, base;
     actor_buf b = ACTOR_BUF_INIT;
     long wrong = 0;
 
-    if (ids == NULL)
+    if (ids == NULL || (by_ref && refs == NULL))
         die("fanout: out of memory");
-    for (long i = 0; i < actors; i++)
+    for (long i = 0; i < actors; i++) {
         snprintf(ids[i], sizeof(ids[i]), "a%ld", i);
+        if (by_ref && actor_ref_new(&refs[i], h, "n", ids[i]) != 0)
+            die("fanout: actor_ref_new");
+    }
     /* Activate every actor first (lease writes), then time the messages. */
     reset_count(actors);
     for (long i = 0; i < actors; i++) {
-        if (actor_invoke_async(h, "n", ids[i], "inc", NULL, 0, NULL, NULL) != 0)
+        if (fan_send(h, refs, ids, i) != 0)
             die("fanout invoke");
     }
     wait_done();
@@ -278,7 +292,7 @@ static void fanout(long actors, long per)
     t0 = now_s();
     for (long r = 0; r < per; r++)
         for (long i = 0; i < actors; i++) {
-            if (actor_invoke_async(h, "n", ids[i], "inc", NULL, 0, NULL, NULL) != 0)
+            if (fan_send(h, refs, ids, i) != 0)
                 die("fanout invoke");
         }
     wait_done();
@@ -290,39 +304,50 @@ static void fanout(long actors, long per)
     }
     actor_buf_dispose(&b);
     free(ids);
+    for (long i = 0; by_ref && i < actors; i++)
+        actor_ref_free(refs[i]);
+    free(refs);
     if (wrong) {
         fprintf(stderr, "runtime_bench: fanout: %ld actors have a wrong count\n", wrong);
         exit(1);
     }
     base = baseline_map(actors, per);
-    printf("bench runtime fanout actors=%ld msgs=%ld msgs_per_s=%.0f baseline_mutex_map_per_s=%.0f "
+    printf("bench runtime %s actors=%ld msgs=%ld msgs_per_s=%.0f baseline_mutex_map_per_s=%.0f "
            "ratio=%.3f counts_checked=%ld\n",
-           actors, actors * per, (double)(actors * per) / dt, base,
-           (double)(actors * per) / dt / base, actors);
+           by_ref ? "fanout_ref" : "fanout", actors, actors * per, (double)(actors * per) / dt,
+           base, (double)(actors * per) / dt / base, actors);
     actor_host_free(h);
 }
 
 struct hot_sender {
     actor_host *h;
+    const actor_ref *ref; /* NULL: by name */
     long n;
 };
 
 static void *hot_send(void *arg)
 {
     struct hot_sender *s = arg;
-    for (long i = 0; i < s->n; i++)
-        if (actor_invoke_async(s->h, "c", "hot", "inc", NULL, 0, NULL, NULL) != 0)
+    for (long i = 0; i < s->n; i++) {
+        int rc = s->ref ? actor_ref_invoke_async(s->ref, "inc", NULL, 0, NULL, NULL)
+                        : actor_invoke_async(s->h, "c", "hot", "inc", NULL, 0, NULL, NULL);
+        if (rc != 0)
             die("hot invoke");
+    }
     return NULL;
 }
 
-static void hot(long total)
+static void hot(long total, int by_ref)
 {
     actor_host *h = start_host("sqlite::memory:", 0);
     pthread_t th[2];
-    struct hot_sender s = {h, total / 2};
+    actor_ref *ref = NULL;
+    struct hot_sender s = {h, NULL, total / 2};
     double t0, dt;
 
+    if (by_ref && actor_ref_new(&ref, h, "c", "hot") != 0)
+        die("hot: actor_ref_new");
+    s.ref = ref;
     reset_count(1);
     actor_invoke(NULL, h, "c", "hot", "inc", NULL, 0);
     reset_count(2 * s.n);
@@ -333,8 +358,9 @@ static void hot(long total)
         pthread_join(th[i], NULL);
     wait_done();
     dt = now_s() - t0;
-    printf("bench runtime hot msgs=%ld senders=2 msgs_per_s=%.0f\n", 2 * s.n,
-           (double)(2 * s.n) / dt);
+    printf("bench runtime %s msgs=%ld senders=2 msgs_per_s=%.0f\n", by_ref ? "hot_ref" : "hot",
+           2 * s.n, (double)(2 * s.n) / dt);
+    actor_ref_free(ref);
     actor_host_free(h);
 }
 
@@ -750,16 +776,20 @@ int main(int argc, char **argv)
         else if (strcmp(argv[first], "--url") == 0 && first + 1 < argc)
             url = argv[++first];
         else {
-            fprintf(stderr, "usage: runtime_bench [--quick] [--dir DIR] [fanout|hot|pingpong|"
-                            "memory|writes|cold]...\n");
+            fprintf(stderr, "usage: runtime_bench [--quick] [--dir DIR] [fanout|fanout_ref|hot|"
+                            "hot_ref|pingpong|memory|writes|cold]...\n");
             return 2;
         }
         first++;
     }
     if (wanted(argc, argv, first, "fanout"))
-        fanout(quick ? 1000 : 100000, 10);
+        fanout(quick ? 1000 : 100000, 10, 0);
+    if (wanted(argc, argv, first, "fanout_ref"))
+        fanout(quick ? 1000 : 100000, 10, 1);
     if (wanted(argc, argv, first, "hot"))
-        hot(quick ? 10000 : 1000000);
+        hot(quick ? 10000 : 1000000, 0);
+    if (wanted(argc, argv, first, "hot_ref"))
+        hot(quick ? 10000 : 1000000, 1);
     if (wanted(argc, argv, first, "pingpong"))
         pingpong(quick ? 1000 : 200000);
     if (wanted(argc, argv, first, "memory"))

@@ -47,6 +47,36 @@ ACTOR_API int actor_invoke_async(actor_host *host, const char *type, const char 
                                  const char *method, const void *request, size_t request_len,
                                  actor_invoke_cb done, void *payload);
 
+/*
+ * A reference to actor (type, id) on a host: the address resolved once (the
+ * type looked up, the ID validated and hashed), for callers that send to
+ * the same actor many times. It does not keep the actor active or hold any
+ * of its resources: the actor activates on a message and deactivates when
+ * idle exactly as when it is invoked by name. A reference is immutable, so
+ * any number of threads may use one at the same time. Free it with
+ * actor_ref_free, at the latest before actor_host_free.
+ *
+ * actor_ref_new errors: ACTOR_EINVAL (NULL out or host, bad type or ID),
+ * ACTOR_ENOTFOUND (type not registered), ACTOR_ENOMEM. Once the types are
+ * registered; any thread.
+ */
+typedef struct actor_ref actor_ref;
+
+ACTOR_API int actor_ref_new(actor_ref **out, actor_host *host, const char *type, const char *id);
+/* NULL-safe. */
+ACTOR_API void actor_ref_free(actor_ref *ref);
+/* The type name and ID (borrowed, valid as long as the reference). */
+ACTOR_API const char *actor_ref_type(const actor_ref *ref);
+ACTOR_API const char *actor_ref_id(const actor_ref *ref);
+
+/* actor_invoke and actor_invoke_async through a reference: the same
+ * outcomes, order and errors (ACTOR_EINVAL also for a NULL ref). Messages
+ * sent by reference and by name to one actor share its one mailbox. */
+ACTOR_API int actor_ref_invoke(actor_buf *response, const actor_ref *ref, const char *method,
+                               const void *request, size_t request_len);
+ACTOR_API int actor_ref_invoke_async(const actor_ref *ref, const char *method, const void *request,
+                                     size_t request_len, actor_invoke_cb done, void *payload);
+
 ACTOR_END_DECLS
 
 #endif
