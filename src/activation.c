@@ -235,17 +235,29 @@ static void fail_all(actor__actor *a, pthread_mutex_t *mu, int rc)
     actor_host *host = a->type->host;
     char msg[1024];
     actor__msg *rest, *next;
+    int requeue = 0;
 
     snprintf(msg, sizeof(msg), "%s", actor_error_last());
+    free(a->cache);
+    a->cache = NULL;
     pthread_mutex_lock(mu);
     actor__mailbox_fold(a);
     rest = a->mhead;
     a->mhead = a->mtail = NULL;
     a->halt_queued = 0;
-    actor__table_remove_locked(host->table, a);
+    a->status = ACTOR__NEW;
+    if (a->refs == 0) {
+        /* No reference: nobody can push without the lock held here. */
+        actor__table_remove_locked(host->table, a);
+        free(a);
+    } else if (actor__inbox_go_idle(a)) {
+        actor__table_sleep_locked(host->table, a);
+    } else {
+        requeue = 1; /* sent through a reference meanwhile: try again */
+    }
     pthread_mutex_unlock(mu);
-    free(a->cache);
-    free(a);
+    if (requeue)
+        actor__pool_push(host->pool, &a->run);
     for (; rest; rest = next) {
         next = rest->next;
         actor__msg_complete(rest, rest->kind == ACTOR__MSG_HALT ? 0 : rc, NULL, msg);
@@ -285,12 +297,20 @@ static int halt_finished(actor__actor *a, actor__msg *halt, int requeue)
 
     pthread_mutex_lock(mu);
     a->status = ACTOR__NEW;
-    if (a->mhead == NULL && a->inbox == NULL) {
+    if (a->mhead == NULL && a->refs == 0 && !actor__inbox_has(a)) {
         /* Answer the halt only once the actor is out of the table, so a
-         * caller that waited sees it gone. */
+         * caller that waited sees it gone. No reference: nobody can push
+         * without the lock held here. */
         actor__table_remove_locked(host->table, a);
         pthread_mutex_unlock(mu);
         free(a);
+        actor__msg_complete(halt, 0, NULL, NULL);
+        return 0;
+    }
+    if (a->mhead == NULL && a->refs > 0 && actor__inbox_go_idle(a)) {
+        /* Referenced: the entry stays, dormant, for the references. */
+        actor__table_sleep_locked(host->table, a);
+        pthread_mutex_unlock(mu);
         actor__msg_complete(halt, 0, NULL, NULL);
         return 0;
     }
@@ -377,9 +397,7 @@ static void save_done(actor__commit_req *req, int rc, const char *msg)
     free(s);
     /* Unpark: go on with the mailbox, or become idle. */
     pthread_mutex_lock(mu);
-    requeue = a->mhead != NULL || a->inbox != NULL;
-    if (!requeue)
-        a->scheduled = 0;
+    requeue = a->mhead != NULL || !actor__inbox_go_idle(a);
     pthread_mutex_unlock(mu);
     if (requeue)
         actor__pool_push(host->pool, &a->run);
@@ -467,12 +485,15 @@ void actor__activation_run(actor__runnable *item, void *payload)
     for (;;) {
         /* Everything but the common case below reads the mailbox in order
          * at mhead; the common case takes the inbox without a walk. */
-        if (a->inbox && (a->halt_queued || a->status != ACTOR__ACTIVE || a->lost))
+        if (a->dormant)
+            actor__table_wake_locked(host->table, a); /* sent to through a reference */
+        if (a->halt_queued || a->status != ACTOR__ACTIVE || a->lost)
             actor__mailbox_fold(a);
         m = a->mhead;
-        if (m == NULL && a->inbox == NULL) {
-            a->scheduled = 0;
-            break;
+        if (m == NULL && !actor__inbox_has(a)) {
+            if (actor__inbox_go_idle(a))
+                break;
+            continue; /* pushed meanwhile */
         }
         if (budget-- == 0) {
             /* Yield: still scheduled, back to the end of the run queue. */
@@ -532,11 +553,10 @@ void actor__activation_run(actor__runnable *item, void *payload)
                  * senders never wait on a walk over messages whose cache
                  * lines sit on other cores; the inbox is put in order
                  * after the lock; the budget applies below. */
-                actor__msg *newest = a->inbox, *oldest;
+                actor__msg *newest = actor__inbox_take(a), *oldest;
                 end = a->mtail;
                 a->mhead = NULL;
                 a->mtail = NULL;
-                a->inbox = NULL;
                 pthread_mutex_unlock(mu);
                 newest = actor__mailbox_reverse(newest, &oldest);
                 if (run == NULL) {

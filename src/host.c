@@ -248,13 +248,13 @@ static void scan_one(actor__actor *a, void *arg)
     int64_t timeout = a->type->idle_timeout_ms;
     actor__msg *m;
 
-    /* scheduled first: only an actor no worker runs has a stable status. */
-    if (a->scheduled || a->mhead || a->inbox || a->status != ACTOR__ACTIVE || timeout <= 0 ||
+    /* Idle first: only an actor no worker runs has a stable status. */
+    if (!actor__inbox_is_idle(a) || a->mhead || a->status != ACTOR__ACTIVE || timeout <= 0 ||
         sa->now - a->last_used_ms < timeout)
         return;
     m = actor__msg_new(ACTOR__MSG_HALT, NULL, NULL, 0);
     if (m)
-        actor__table_post_locked(sa->host, a, m);
+        (void)actor__table_post_locked(sa->host, a, m);
 }
 
 /* The heartbeat lapsed: every activation's lease may be another host's by
@@ -264,12 +264,14 @@ static void lapse_one(actor__actor *a, void *arg)
 {
     actor__msg *m;
 
+    if (a->dormant && actor__inbox_is_idle(a))
+        return; /* not active: kept only for references */
     __atomic_store_n(&a->lost, 1, __ATOMIC_RELEASE);
     if (a->halt_queued)
         return;
     m = actor__msg_new(ACTOR__MSG_HALT, NULL, NULL, 0);
     if (m)
-        actor__table_post_locked((actor_host *)arg, a, m);
+        (void)actor__table_post_locked((actor_host *)arg, a, m);
 }
 
 static void heartbeat(actor_host *h, int64_t now)
@@ -525,8 +527,9 @@ static void halt_all_one(actor__actor *a, void *arg)
     actor__msg *m, **pp;
 
     if (ha->fail_queued) {
-        /* Take queued invokes out (they are completed after the lock). */
-        actor__mailbox_fold(a);
+        /* Refuse further invokes, even through references, and take the
+         * queued ones out (they are completed after the lock). */
+        actor__mailbox_close(a);
         pp = &a->mhead;
         a->mtail = NULL;
         while ((m = *pp) != NULL) {
@@ -540,6 +543,13 @@ static void halt_all_one(actor__actor *a, void *arg)
             }
         }
     }
+    if (a->dormant) {
+        if (actor__inbox_is_idle(a))
+            return; /* not active: kept only for references */
+        /* Sent to through a reference and about to run: count it now, so
+         * that stop waits for its halt. */
+        actor__table_wake_locked(ha->host->table, a);
+    }
     m = actor__msg_new(ACTOR__MSG_HALT, NULL, NULL, 0);
     if (m == NULL)
         return; /* stop still waits for the table to empty */
@@ -548,7 +558,7 @@ static void halt_all_one(actor__actor *a, void *arg)
         m->cb = countdown_done;
         m->cb_payload = ha->c;
     }
-    actor__table_post_locked(ha->host, a, m);
+    (void)actor__table_post_locked(ha->host, a, m);
 }
 
 int actor_host_halt_all(actor_host *h)

@@ -169,16 +169,22 @@ enum {
     ACTOR__RELEASING
 };
 
-/* An actor known to this host: in the table from its first message until
- * it is deactivated with an empty mailbox. Fields marked [shard] are guarded
- * by its table shard's lock; [turn] ones are touched only by the thread that
- * runs the actor (the pool runs an actor on one thread at a time). */
+/* Flags in the low bits of actor__actor.inbox (see table.c). */
+#define ACTOR__INBOX_IDLE   ((uintptr_t)1) /* not scheduled; nothing queued */
+#define ACTOR__INBOX_CLOSED ((uintptr_t)2) /* host stopping: invokes refused */
+#define ACTOR__INBOX_FLAGS  ((uintptr_t)3)
+
+/* An actor known to this host: in the table from its first message (or
+ * reference) until it is deactivated with an empty mailbox and no
+ * reference. Fields marked [shard] are guarded by its table shard's lock;
+ * [turn] ones are touched only by the thread that runs the actor (the pool
+ * runs an actor on one thread at a time). */
 typedef struct actor__actor {
-    actor__runnable run;        /* pool link [shard: scheduled] */
+    actor__runnable run;        /* pool link [scheduled: see inbox] */
     struct actor__actor *hnext; /* hash chain [shard] */
     actor__type_entry *type;    /* immutable */
+    uintptr_t inbox;            /* atomic: newest-first messages | INBOX flags */
     actor__msg *mhead, *mtail;  /* mailbox, oldest first [shard] */
-    actor__msg *inbox;          /* newer messages, newest first [shard] */
     void *instance;             /* [turn] */
     union {
         actor__cache *cache;            /* [turn] while ACTIVE */
@@ -187,10 +193,12 @@ typedef struct actor__actor {
     uint64_t epoch;       /* lease epoch [turn] */
     int64_t last_used_ms; /* monotonic [shard] */
     uint32_t hash;        /* immutable */
+    uint32_t refs;        /* references pinning the entry [shard] */
     uint8_t status;       /* ACTOR__NEW ... [shard] */
-    uint8_t scheduled;    /* queued in or running on the pool [shard] */
     uint8_t halt_queued;  /* a HALT message is in the mailbox [shard] */
     uint8_t lost;         /* lease lost: drop, re-activate [shard] */
+    uint8_t dormant;      /* kept only for references; not counted [shard] */
+    uint8_t orphan;       /* the host was freed with references left */
     char id[];            /* NUL-terminated */
 } actor__actor;
 
@@ -239,8 +247,32 @@ size_t actor__table_count(actor__table *table);
  * (through actor__table_post_locked) and must not block. */
 void actor__table_each_locked(actor__table *table, void (*fn)(actor__actor *a, void *arg),
                               void *arg);
-/* Append to a mailbox whose shard lock the caller holds; schedules. */
-void actor__table_post_locked(actor_host *host, actor__actor *a, actor__msg *msg);
+/* Queue msg for an actor whose shard lock the caller holds, and queue the
+ * actor on the pool if it was idle. 0, or ACTOR_ESHUTDOWN (no message set)
+ * when an invoke meets a closed inbox. */
+int actor__table_post_locked(actor_host *host, actor__actor *a, actor__msg *msg);
+/* Find or create actor (type, id) and pin it for a reference (dormant if
+ * new: not counted until it runs). 0, or ACTOR_ENOMEM. */
+int actor__table_pin(actor_host *host, actor__type_entry *type, const char *id, uint32_t hash,
+                     actor__actor **out);
+/* Drop a reference's pin; frees a dormant entry nobody else holds. */
+void actor__table_unpin(actor__actor *a);
+/* A dormant entry starts running (counted again) / stops (uncounted).
+ * Shard lock held. */
+void actor__table_wake_locked(actor__table *table, actor__actor *a);
+void actor__table_sleep_locked(actor__table *table, actor__actor *a);
+/* The inbox (see table.c). push: 1 when the actor was idle (the caller
+ * queues it on the pool), 0 when not, -1 when closed. take: the messages,
+ * newest first (flags kept). go_idle: the runner gives the actor up; 0 when
+ * messages came in (it stays scheduled). No lock needed for any of them. */
+int actor__inbox_push(actor__actor *a, actor__msg *msg);
+actor__msg *actor__inbox_take(actor__actor *a);
+int actor__inbox_has(const actor__actor *a);
+int actor__inbox_is_idle(const actor__actor *a);
+int actor__inbox_go_idle(actor__actor *a);
+/* Stop: refuse further invokes and fold what the inbox holds into the
+ * mailbox. Shard lock held. */
+void actor__mailbox_close(actor__actor *a);
 /* Move the inbox (newest first) behind mhead..mtail, in order. Shard lock
  * held; O(messages in the inbox). */
 void actor__mailbox_fold(actor__actor *a);

@@ -64,15 +64,38 @@ void actor__msg_complete(actor__msg *m, int rc, actor_buf *response, const char 
     actor__msgmem_free(m);
 }
 
-/* An actor's address resolved once: the type found, the ID validated and
- * hashed. Immutable, so any thread may use it; it holds nothing of the
- * actor itself (the actor still activates and deactivates on its own). */
+/* An actor's address resolved once: its table entry, pinned (kept in the
+ * table while referenced, dormant when the actor is not active), so a send
+ * pushes on its inbox without a lookup or a lock. Immutable, so any thread
+ * may use it; the actor still activates and deactivates on its own. */
 struct actor_ref {
     actor_host *host;
-    actor__type_entry *type;
-    uint32_t hash;
-    char id[]; /* NUL-terminated */
+    actor__actor *actor;
 };
+
+/* Where an invoke goes: by name (looked up in the table) or pinned. */
+typedef struct target {
+    actor_host *host;
+    actor__type_entry *type;
+    const char *id;
+    uint32_t hash;
+    actor__actor *pinned; /* through a reference, else NULL */
+} target;
+
+static int post(const target *t, actor__msg *m)
+{
+    int r;
+
+    if (t->pinned == NULL)
+        return actor__table_post(t->host, t->type, t->id, t->hash, m, 1);
+    r = actor__inbox_push(t->pinned, m);
+    if (r < 0)
+        return actor_error_set(ACTOR_ESHUTDOWN, "host %s is stopping: %s/%s not invoked",
+                               t->host->host_id, t->type->name, t->id);
+    if (r > 0)
+        actor__pool_push_next(t->host->pool, &t->pinned->run);
+    return 0;
+}
 
 /* Validate the arguments of an invoke by name and find the type. */
 static int prepare(actor__type_entry **te, actor_host *host, const char *type, const char *id,
@@ -115,19 +138,21 @@ static int check_call(const actor_ref *ref, const char *method, const void *requ
     if ((rc = actor__validate_name("method name", method, ACTOR_METHOD_MAX)) != 0)
         return rc;
     if (!host->started || __atomic_load_n(&host->stopping, __ATOMIC_ACQUIRE))
-        return actor_error_set(
-            host->started ? ACTOR_ESHUTDOWN : ACTOR_ESTATE, "host %s is %s: %s/%s not invoked",
-            host->host_id, host->started ? "stopping" : "not started", ref->type->name, ref->id);
+        return actor_error_set(host->started ? ACTOR_ESHUTDOWN : ACTOR_ESTATE,
+                               "host %s is %s: %s/%s not invoked", host->host_id,
+                               host->started ? "stopping" : "not started", ref->actor->type->name,
+                               ref->actor->id);
     if (request == NULL && request_len > 0)
         return actor_error_set(ACTOR_EINVAL, "request is NULL but request_len is %zu", request_len);
     return 0;
 }
 
 /* The invokes themselves, on checked arguments. */
-static int invoke_blocking(actor_buf *response, actor_host *host, actor__type_entry *te,
-                           const char *id, uint32_t hash, const char *method, const void *request,
-                           size_t request_len)
+static int invoke_blocking(actor_buf *response, const target *t, const char *method,
+                           const void *request, size_t request_len)
 {
+    const actor__type_entry *te = t->type;
+    const char *id = t->id;
     actor__waiter w;
     actor__msg *m;
     const actor__frame *chain = actor__current_frame();
@@ -152,7 +177,7 @@ static int invoke_blocking(actor_buf *response, actor_host *host, actor__type_en
     m->waiter = &w;
     m->chain = chain;
 
-    rc = actor__table_post(host, te, id, hash, m, 1);
+    rc = post(t, m);
     if (rc != 0) {
         actor__msgmem_free(m);
     } else {
@@ -179,9 +204,8 @@ static int invoke_blocking(actor_buf *response, actor_host *host, actor__type_en
     return rc;
 }
 
-static int invoke_async(actor_host *host, actor__type_entry *te, const char *id, uint32_t hash,
-                        const char *method, const void *request, size_t request_len,
-                        actor_invoke_cb done, void *payload)
+static int invoke_async(const target *t, const char *method, const void *request,
+                        size_t request_len, actor_invoke_cb done, void *payload)
 {
     actor__msg *m;
     int rc;
@@ -191,7 +215,7 @@ static int invoke_async(actor_host *host, actor__type_entry *te, const char *id,
         return actor__error_oom();
     m->cb = done;
     m->cb_payload = payload;
-    rc = actor__table_post(host, te, id, hash, m, 1);
+    rc = post(t, m);
     if (rc != 0)
         actor__msgmem_free(m);
     return rc;
@@ -200,25 +224,25 @@ static int invoke_async(actor_host *host, actor__type_entry *te, const char *id,
 int actor_invoke(actor_buf *response, actor_host *host, const char *type, const char *id,
                  const char *method, const void *request, size_t request_len)
 {
-    actor__type_entry *te;
+    target t = {host, NULL, id, 0, NULL};
     int rc;
 
-    if ((rc = prepare(&te, host, type, id, method, request, request_len)) != 0)
+    if ((rc = prepare(&t.type, host, type, id, method, request, request_len)) != 0)
         return rc;
-    return invoke_blocking(response, host, te, id, actor__table_hash(te, id), method, request,
-                           request_len);
+    t.hash = actor__table_hash(t.type, id);
+    return invoke_blocking(response, &t, method, request, request_len);
 }
 
 int actor_invoke_async(actor_host *host, const char *type, const char *id, const char *method,
                        const void *request, size_t request_len, actor_invoke_cb done, void *payload)
 {
-    actor__type_entry *te;
+    target t = {host, NULL, id, 0, NULL};
     int rc;
 
-    if ((rc = prepare(&te, host, type, id, method, request, request_len)) != 0)
+    if ((rc = prepare(&t.type, host, type, id, method, request, request_len)) != 0)
         return rc;
-    return invoke_async(host, te, id, actor__table_hash(te, id), method, request, request_len, done,
-                        payload);
+    t.hash = actor__table_hash(t.type, id);
+    return invoke_async(&t, method, request, request_len, done, payload);
 }
 
 /* ---- references ------------------------------------------------------------- */
@@ -227,7 +251,6 @@ int actor_ref_new(actor_ref **out, actor_host *host, const char *type, const cha
 {
     actor__type_entry *te;
     actor_ref *ref;
-    size_t idlen;
     int rc;
 
     if (out == NULL)
@@ -235,55 +258,66 @@ int actor_ref_new(actor_ref **out, actor_host *host, const char *type, const cha
     *out = NULL;
     if ((rc = prepare(&te, host, type, id, NULL, NULL, 0)) != 0)
         return rc;
-    idlen = strlen(id);
-    ref = malloc(sizeof(*ref) + idlen + 1);
+    ref = malloc(sizeof(*ref));
     if (ref == NULL)
         return actor__error_oom();
     ref->host = host;
-    ref->type = te;
-    ref->hash = actor__table_hash(te, id);
-    memcpy(ref->id, id, idlen + 1);
+    if ((rc = actor__table_pin(host, te, id, actor__table_hash(te, id), &ref->actor)) != 0) {
+        free(ref);
+        return rc;
+    }
     *out = ref;
     return 0;
 }
 
 void actor_ref_free(actor_ref *ref)
 {
+    if (ref == NULL)
+        return;
+    actor__table_unpin(ref->actor);
     free(ref);
 }
 
 const char *actor_ref_type(const actor_ref *ref)
 {
-    return ref ? ref->type->name : NULL;
+    return ref ? ref->actor->type->name : NULL;
 }
 
 const char *actor_ref_id(const actor_ref *ref)
 {
-    return ref ? ref->id : NULL;
+    return ref ? ref->actor->id : NULL;
+}
+
+static target ref_target(const actor_ref *ref)
+{
+    target t = {ref->host, ref->actor->type, ref->actor->id, ref->actor->hash, ref->actor};
+    return t;
 }
 
 int actor_ref_invoke(actor_buf *response, const actor_ref *ref, const char *method,
                      const void *request, size_t request_len)
 {
+    target t;
     int rc;
 
     if (ref == NULL)
         return actor_error_set(ACTOR_EINVAL, "actor_ref_invoke: ref is NULL");
     if ((rc = check_call(ref, method, request, request_len)) != 0)
         return rc;
-    return invoke_blocking(response, ref->host, ref->type, ref->id, ref->hash, method, request,
-                           request_len);
+    t = ref_target(ref);
+    return invoke_blocking(response, &t, method, request, request_len);
 }
 
 int actor_ref_invoke_async(const actor_ref *ref, const char *method, const void *request,
                            size_t request_len, actor_invoke_cb done, void *payload)
 {
+    target t;
     int rc;
 
     if (ref == NULL)
         return actor_error_set(ACTOR_EINVAL, "actor_ref_invoke_async: ref is NULL");
     if ((rc = check_call(ref, method, request, request_len)) != 0)
         return rc;
-    return invoke_async(ref->host, ref->type, ref->id, ref->hash, method, request, request_len,
-                        done, payload);
+    t = ref_target(ref);
+    return invoke_async(&t, method, request, request_len, done, payload);
 }

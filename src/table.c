@@ -1,14 +1,19 @@
 /*
  * table.c: the table of actors this host knows, and their mailboxes. The
  * table is split into shards, each a chained hash table under its own mutex;
- * that mutex also guards the mailbox and scheduling flags of every actor in
- * the shard, so posting a message is one lock: find or create the actor,
- * push the message on its inbox, and mark it scheduled if it was idle
- * (then push it to the pool). The mailbox proper (FIFO) is the inbox
- * reversed behind what is already in mhead..mtail.
+ * that mutex guards the chains and each actor's ordered mailbox
+ * (mhead..mtail) and flags. New invokes go to the actor's inbox, a stack
+ * pushed with one compare-and-swap that also carries whether the actor is
+ * scheduled (see "the inbox word" below), so posting by name is one lock
+ * (find or create, push, queue the actor on the pool if it was idle) and
+ * posting through a reference is no lock at all. The mailbox in arrival
+ * order is mhead..mtail followed by the inbox reversed.
  * An actor's memory is one allocation holding its ID inline; the table adds
- * one bucket pointer per actor. What happens when an actor runs is in
- * activation.c.
+ * one bucket pointer per actor. An entry is removed once its actor is
+ * deactivated with nothing queued, unless references (actor_ref) pin it:
+ * then it stays, dormant (not counted as active), so that senders holding
+ * a reference can push to its inbox without a lock or a lookup. What
+ * happens when an actor runs is in activation.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -72,12 +77,16 @@ void actor__table_free(actor__table *t)
     for (int i = 0; i < SHARDS; i++) {
         shard *s = &t->shards[i];
         /* The host empties the table before freeing it; free leftovers of a
-         * host that never started. */
+         * host that never started, and leave entries still referenced to
+         * their references (actor_ref_free frees them). */
         for (size_t b = 0; b < s->nbuckets; b++) {
             actor__actor *a = s->buckets[b], *next;
             for (; a; a = next) {
                 next = a->hnext;
-                free(a);
+                if (a->refs > 0)
+                    a->orphan = 1;
+                else
+                    free(a);
             }
         }
         free(s->buckets);
@@ -127,15 +136,85 @@ static actor__actor *find(shard *s, const actor__type_entry *type, const char *i
     return NULL;
 }
 
-/* Senders push on the inbox, newest first: nothing but the actor's own
- * fields is written under the lock (appending at the tail would write the
- * previous message, whose cache line sits with whoever sent it). */
-static void mailbox_append(actor__actor *a, actor__msg *msg)
+/* ---- the inbox word -----------------------------------------------------------
+ * a->inbox holds the messages not yet taken by the runner, newest first (a
+ * pointer; messages are 16-aligned), and two flags in the low bits:
+ * INBOX_IDLE: the actor is not scheduled (neither queued on the pool nor
+ * running nor parked), which implies an empty inbox and mailbox; and
+ * INBOX_CLOSED: the host is stopping and refuses new invokes. A sender
+ * pushes with one compare-and-swap and, when that push cleared INBOX_IDLE,
+ * it is the one that queues the actor on the pool; the runner goes idle by
+ * setting INBOX_IDLE on an empty inbox. Pushing on the front writes only
+ * the actor: appending at the tail would write the previous message, whose
+ * cache line sits with whoever sent it. Senders by name push under the
+ * shard lock; senders through a reference (which pins the entry) push
+ * without any lock. */
+
+static actor__msg *inbox_msgs(uintptr_t w)
 {
-    msg->next = a->inbox;
-    a->inbox = msg;
-    if (msg->kind == ACTOR__MSG_HALT)
-        a->halt_queued = 1;
+    return (actor__msg *)(w & ~ACTOR__INBOX_FLAGS);
+}
+
+int actor__inbox_push(actor__actor *a, actor__msg *msg)
+{
+    uintptr_t old = __atomic_load_n(&a->inbox, __ATOMIC_RELAXED);
+
+    for (;;) {
+        if (old & ACTOR__INBOX_CLOSED)
+            return -1;
+        msg->next = inbox_msgs(old);
+        /* Release: the runner that takes it sees the message's bytes. */
+        if (__atomic_compare_exchange_n(&a->inbox, &old, (uintptr_t)msg, 1, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            return (old & ACTOR__INBOX_IDLE) != 0;
+    }
+}
+
+actor__msg *actor__inbox_take(actor__actor *a)
+{
+    uintptr_t old = __atomic_load_n(&a->inbox, __ATOMIC_ACQUIRE);
+
+    while (inbox_msgs(old) != NULL) {
+        if (__atomic_compare_exchange_n(&a->inbox, &old, old & ACTOR__INBOX_FLAGS, 1,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return inbox_msgs(old);
+    }
+    return NULL;
+}
+
+int actor__inbox_has(const actor__actor *a)
+{
+    return inbox_msgs(__atomic_load_n(&a->inbox, __ATOMIC_ACQUIRE)) != NULL;
+}
+
+int actor__inbox_is_idle(const actor__actor *a)
+{
+    return (__atomic_load_n(&a->inbox, __ATOMIC_ACQUIRE) & ACTOR__INBOX_IDLE) != 0;
+}
+
+int actor__inbox_go_idle(actor__actor *a)
+{
+    uintptr_t old = __atomic_load_n(&a->inbox, __ATOMIC_ACQUIRE);
+
+    while (inbox_msgs(old) == NULL) {
+        if (__atomic_compare_exchange_n(&a->inbox, &old, old | ACTOR__INBOX_IDLE, 1,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return 1;
+    }
+    return 0;
+}
+
+/* Mark an idle actor scheduled: 1 when it was idle (the caller queues it). */
+static int inbox_claim(actor__actor *a)
+{
+    uintptr_t old = __atomic_load_n(&a->inbox, __ATOMIC_ACQUIRE);
+
+    while (old & ACTOR__INBOX_IDLE) {
+        if (__atomic_compare_exchange_n(&a->inbox, &old, old & ~ACTOR__INBOX_IDLE, 1,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return 1;
+    }
+    return 0;
 }
 
 actor__msg *actor__mailbox_reverse(actor__msg *newest, actor__msg **oldest)
@@ -151,14 +230,14 @@ actor__msg *actor__mailbox_reverse(actor__msg *newest, actor__msg **oldest)
     return head;
 }
 
-void actor__mailbox_fold(actor__actor *a)
+/* Put a newest-first chain behind mhead..mtail, in order. Lock held. */
+static void mailbox_append_chain(actor__actor *a, actor__msg *newest)
 {
     actor__msg *head, *tail;
 
-    if (a->inbox == NULL)
+    if (newest == NULL)
         return;
-    head = actor__mailbox_reverse(a->inbox, &tail);
-    a->inbox = NULL;
+    head = actor__mailbox_reverse(newest, &tail);
     if (a->mtail)
         a->mtail->next = head;
     else
@@ -166,13 +245,102 @@ void actor__mailbox_fold(actor__actor *a)
     a->mtail = tail;
 }
 
-void actor__table_post_locked(actor_host *host, actor__actor *a, actor__msg *msg)
+void actor__mailbox_fold(actor__actor *a)
 {
-    mailbox_append(a, msg);
-    if (!a->scheduled) {
-        a->scheduled = 1;
-        actor__pool_push_next(host->pool, &a->run);
+    mailbox_append_chain(a, actor__inbox_take(a));
+}
+
+void actor__mailbox_close(actor__actor *a)
+{
+    uintptr_t old = __atomic_load_n(&a->inbox, __ATOMIC_ACQUIRE);
+
+    while (!__atomic_compare_exchange_n(&a->inbox, &old,
+                                        (old & ACTOR__INBOX_IDLE) | ACTOR__INBOX_CLOSED, 1,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
     }
+    mailbox_append_chain(a, inbox_msgs(old));
+}
+
+/* ---- posting -------------------------------------------------------------------- */
+
+int actor__table_post_locked(actor_host *host, actor__actor *a, actor__msg *msg)
+{
+    int was_idle;
+
+    if (msg->kind == ACTOR__MSG_HALT) {
+        /* A halt goes to the ordered mailbox, behind everything sent so
+         * far: rare, so the walk over the inbox does not matter. */
+        actor__mailbox_fold(a);
+        msg->next = NULL;
+        if (a->mtail)
+            a->mtail->next = msg;
+        else
+            a->mhead = msg;
+        a->mtail = msg;
+        a->halt_queued = 1;
+        was_idle = inbox_claim(a);
+    } else if ((was_idle = actor__inbox_push(a, msg)) < 0) {
+        return ACTOR_ESHUTDOWN;
+    }
+    if (was_idle)
+        actor__pool_push_next(host->pool, &a->run);
+    return 0;
+}
+
+/* Count an entry in or out of the live ones (those actor__table_count
+ * reports and actor__table_wait_empty waits for). */
+static void count_add(actor__table *t, int delta)
+{
+    pthread_mutex_lock(&t->count_mu);
+    t->count += (size_t)(ssize_t)delta;
+    if (t->count == 0)
+        pthread_cond_broadcast(&t->count_cv);
+    pthread_mutex_unlock(&t->count_mu);
+}
+
+void actor__table_wake_locked(actor__table *t, actor__actor *a)
+{
+    if (a->dormant) {
+        a->dormant = 0;
+        count_add(t, 1);
+    }
+}
+
+void actor__table_sleep_locked(actor__table *t, actor__actor *a)
+{
+    if (!a->dormant) {
+        a->dormant = 1;
+        count_add(t, -1);
+    }
+}
+
+/* Find actor (type, id) in its shard (locked), or create it (idle, NEW;
+ * dormant when `dormant`, else counted live). NULL when out of memory. */
+static actor__actor *find_or_create(actor__table *t, shard *s, actor__type_entry *type,
+                                    const char *id, uint32_t h, int dormant)
+{
+    actor__actor *a = find(s, type, id, h);
+    size_t idlen;
+
+    if (a != NULL)
+        return a;
+    if (s->count >= s->nbuckets && grow(s) != 0)
+        return NULL;
+    idlen = strlen(id);
+    a = calloc(1, sizeof(*a) + idlen + 1);
+    if (a == NULL)
+        return NULL;
+    a->type = type;
+    a->hash = h;
+    a->inbox = ACTOR__INBOX_IDLE;
+    a->dormant = (uint8_t)dormant;
+    memcpy(a->id, id, idlen + 1);
+    a->hnext = s->buckets[bucket_of(s, h)];
+    s->buckets[bucket_of(s, h)] = a;
+    s->count++;
+    if (!dormant)
+        count_add(t, 1);
+    return a;
 }
 
 int actor__table_post(actor_host *host, actor__type_entry *type, const char *id, uint32_t h,
@@ -181,6 +349,7 @@ int actor__table_post(actor_host *host, actor__type_entry *type, const char *id,
     actor__table *t = host->table;
     shard *s = shard_of(t, h);
     actor__actor *a;
+    int rc;
 
     pthread_mutex_lock(&s->mu);
     if (msg->kind == ACTOR__MSG_INVOKE && __atomic_load_n(&host->stopping, __ATOMIC_ACQUIRE)) {
@@ -188,36 +357,61 @@ int actor__table_post(actor_host *host, actor__type_entry *type, const char *id,
         return actor_error_set(ACTOR_ESHUTDOWN, "host %s is stopping: %s/%s not invoked",
                                host->host_id, type->name, id);
     }
-    a = find(s, type, id, h);
-    if (a == NULL) {
-        size_t idlen = strlen(id);
-        if (!create) {
-            pthread_mutex_unlock(&s->mu);
-            return actor_error_set(ACTOR_ENOTFOUND, "actor %s/%s is not active on this host",
-                                   type->name, id);
-        }
-        if (s->count >= s->nbuckets && grow(s) != 0) {
-            pthread_mutex_unlock(&s->mu);
+    a = create ? find_or_create(t, s, type, id, h, 0) : find(s, type, id, h);
+    if (a == NULL || (!create && a->dormant && actor__inbox_is_idle(a))) {
+        pthread_mutex_unlock(&s->mu);
+        if (create)
             return actor__error_oom();
-        }
-        a = calloc(1, sizeof(*a) + idlen + 1);
-        if (a == NULL) {
-            pthread_mutex_unlock(&s->mu);
-            return actor__error_oom();
-        }
-        a->type = type;
-        a->hash = h;
-        memcpy(a->id, id, idlen + 1);
-        a->hnext = s->buckets[bucket_of(s, h)];
-        s->buckets[bucket_of(s, h)] = a;
-        s->count++;
-        pthread_mutex_lock(&t->count_mu);
-        t->count++;
-        pthread_mutex_unlock(&t->count_mu);
+        return actor_error_set(ACTOR_ENOTFOUND, "actor %s/%s is not active on this host",
+                               type->name, id);
     }
-    actor__table_post_locked(host, a, msg);
+    rc = actor__table_post_locked(host, a, msg);
     pthread_mutex_unlock(&s->mu);
+    if (rc != 0)
+        return actor_error_set(rc, "host %s is stopping: %s/%s not invoked", host->host_id,
+                               type->name, id);
     return 0;
+}
+
+int actor__table_pin(actor_host *host, actor__type_entry *type, const char *id, uint32_t h,
+                     actor__actor **out)
+{
+    shard *s = shard_of(host->table, h);
+    actor__actor *a;
+
+    pthread_mutex_lock(&s->mu);
+    a = find_or_create(host->table, s, type, id, h, 1);
+    if (a != NULL)
+        a->refs++;
+    pthread_mutex_unlock(&s->mu);
+    *out = a;
+    return a ? 0 : actor__error_oom();
+}
+
+void actor__table_unpin(actor__actor *a)
+{
+    actor__table *t;
+    shard *s;
+    int gone = 0;
+
+    if (a->orphan) {
+        /* The host is gone (actor_host_free ran): only this entry is left. */
+        if (--a->refs == 0)
+            free(a);
+        return;
+    }
+    t = a->type->host->table;
+    s = shard_of(t, a->hash);
+    pthread_mutex_lock(&s->mu);
+    if (--a->refs == 0 && a->dormant && actor__inbox_is_idle(a)) {
+        /* Nothing else holds it: a dormant entry is only kept for its
+         * references. */
+        actor__table_remove_locked(t, a);
+        gone = 1;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (gone)
+        free(a);
 }
 
 pthread_mutex_t *actor__table_lock_of(actor__table *t, actor__actor *a)
@@ -235,10 +429,8 @@ void actor__table_remove_locked(actor__table *t, actor__actor *a)
     if (*pp == a) {
         *pp = a->hnext;
         s->count--;
-        pthread_mutex_lock(&t->count_mu);
-        if (--t->count == 0)
-            pthread_cond_broadcast(&t->count_cv);
-        pthread_mutex_unlock(&t->count_mu);
+        if (!a->dormant)
+            count_add(t, -1);
     }
 }
 

@@ -383,6 +383,9 @@ static void test_refs(void)
     T_OK(actor_ref_new(&ref, h, "t", "rf"));
     T_STREQ(actor_ref_type(ref), "t");
     T_STREQ(actor_ref_id(ref), "rf");
+    /* A reference activates nothing by itself. */
+    T_EQ(actor_host_active_count(h), 0);
+    T_EQ(actor_host_halt(h, "t", "rf"), ACTOR_ENOTFOUND);
 
     /* The same actor as by name: one instance, one count. */
     T_OK(actor_ref_invoke(&b, ref, "count", NULL, 0));
@@ -403,9 +406,18 @@ static void test_refs(void)
     T_CONTAINS(actor_error_last(), "method name");
     T_EQ(actor_ref_invoke(&b, ref, "count", NULL, 3), ACTOR_EINVAL);
     T_CONTAINS(actor_error_last(), "request is NULL");
-    /* Deactivated, the actor comes back on the next message by reference
-     * (a new instance: its count starts again). */
+    T_EQ(actor_host_active_count(h), 1);
+    /* Deactivated, the actor is not active (though its reference keeps
+     * its address), and comes back on the next message by reference (a
+     * new instance: its count starts again). */
     T_OK(actor_host_halt(h, "t", "rf"));
+    T_EQ(actor_host_active_count(h), 0);
+    T_EQ(actor_host_halt(h, "t", "rf"), ACTOR_ENOTFOUND);
+    T_OK(actor_ref_invoke(&b, ref, "count", NULL, 0));
+    T_STREQ(b.ptr, "1");
+    T_EQ(actor_host_active_count(h), 1);
+    T_OK(actor_host_halt_all(h));
+    T_EQ(actor_host_active_count(h), 0);
     T_OK(actor_ref_invoke(&b, ref, "count", NULL, 0));
     T_STREQ(b.ptr, "1");
     /* A stopped host refuses it like a name. */
@@ -416,6 +428,99 @@ static void test_refs(void)
     actor_ref_free(ref);
     actor_ref_free(NULL);
     actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
+/* A reference may outlive its host (it is then only freed), and one freed
+ * while the host runs lets its dormant actor go. */
+static void test_ref_lifetimes(void)
+{
+    actor_host *h = start_host(1);
+    actor_ref *r1 = NULL, *r2 = NULL, *r3 = NULL;
+    actor_buf b = ACTOR_BUF_INIT;
+
+    T_ASSERT(h != NULL);
+    T_OK(actor_ref_new(&r1, h, "t", "life"));
+    T_OK(actor_ref_new(&r2, h, "t", "life"));
+    T_OK(actor_ref_new(&r3, h, "t", "never-sent"));
+    T_OK(actor_ref_invoke(&b, r1, "count", NULL, 0));
+    T_STREQ(b.ptr, "1");
+    T_OK(actor_ref_invoke(&b, r2, "count", NULL, 0));
+    T_STREQ(b.ptr, "2"); /* both references name the one actor */
+    actor_ref_free(r3);  /* dormant from the start: freed now */
+    actor_ref_free(r1);
+    T_OK(actor_ref_invoke(&b, r2, "count", NULL, 0));
+    T_STREQ(b.ptr, "3");
+    actor_host_free(h);
+    /* After the host: the reference frees only its own memory (the
+     * sanitizers check that nothing freed is touched or leaked). */
+    actor_ref_free(r2);
+    actor_buf_dispose(&b);
+}
+
+/* Senders through references race a stop: every send is either refused
+ * with ACTOR_ESHUTDOWN or answered exactly once, never lost. */
+struct ref_racer {
+    actor_ref *ref;
+    long accepted, refused, other;
+    long answered; /* atomic */
+};
+
+static void on_race_done(int error, const void *resp, size_t len, void *payload)
+{
+    struct ref_racer *r = payload;
+    (void)error;
+    (void)resp;
+    (void)len;
+    __atomic_add_fetch(&r->answered, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *race_send(void *arg)
+{
+    struct ref_racer *r = arg;
+
+    for (;;) {
+        int rc = actor_ref_invoke_async(r->ref, "tick", NULL, 0, on_race_done, r);
+        if (rc == 0)
+            r->accepted++;
+        else if (rc == ACTOR_ESHUTDOWN) {
+            r->refused++;
+            return NULL;
+        } else {
+            r->other++;
+            return NULL;
+        }
+    }
+}
+
+static void test_ref_sends_race_stop(void)
+{
+    enum { RACERS = 3 };
+    actor_host *h = start_host(2);
+    pthread_t th[RACERS];
+    struct ref_racer rr[RACERS];
+    char id[16];
+
+    T_ASSERT(h != NULL);
+    for (int i = 0; i < RACERS; i++) {
+        memset(&rr[i], 0, sizeof(rr[i]));
+        /* Two racers share an actor; one has its own. */
+        snprintf(id, sizeof(id), "race%d", i / 2);
+        T_OK(actor_ref_new(&rr[i].ref, h, "t", id));
+        pthread_create(&th[i], NULL, race_send, &rr[i]);
+    }
+    T_ASSERT(T_WAIT_UNTIL(__atomic_load_n(&rr[0].answered, __ATOMIC_SEQ_CST) > 1000 &&
+                              __atomic_load_n(&rr[2].answered, __ATOMIC_SEQ_CST) > 1000,
+                          10000));
+    T_OK(actor_host_stop(h));
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(th[i], NULL);
+        T_EQ(rr[i].other, 0);
+        T_EQ(rr[i].refused, 1);
+        T_EQ(__atomic_load_n(&rr[i].answered, __ATOMIC_SEQ_CST), rr[i].accepted);
+        actor_ref_free(rr[i].ref);
+    }
+    T_EQ(actor_host_active_count(h), 0);
     actor_host_free(h);
 }
 
@@ -504,6 +609,8 @@ int main(void)
     T_RUN(test_blocking_call_chain);
     T_RUN(test_async_invoke);
     T_RUN(test_refs);
+    T_RUN(test_ref_lifetimes);
+    T_RUN(test_ref_sends_race_stop);
     T_RUN(test_chain_does_not_starve);
     T_RUN(test_long_turn_after_send);
     T_RUN(test_busy_mailbox_yields);

@@ -48,13 +48,17 @@ ACTOR_API int actor_invoke_async(actor_host *host, const char *type, const char 
                                  actor_invoke_cb done, void *payload);
 
 /*
- * A reference to actor (type, id) on a host: the address resolved once (the
- * type looked up, the ID validated and hashed), for callers that send to
- * the same actor many times. It does not keep the actor active or hold any
- * of its resources: the actor activates on a message and deactivates when
- * idle exactly as when it is invoked by name. A reference is immutable, so
- * any number of threads may use one at the same time. Free it with
- * actor_ref_free, at the latest before actor_host_free.
+ * A reference to actor (type, id) on a host: its address resolved once (the
+ * type looked up, the ID validated, the actor's entry in the host's table
+ * found or made), for callers that send to the same actor many times. A
+ * send through it goes straight to the actor's mailbox, without a lookup or
+ * a lock. It does not keep the actor active: the actor activates on a
+ * message and deactivates when idle exactly as when invoked by name; only
+ * its small table entry (about 100 bytes) stays while references to it
+ * exist. A reference is immutable, so any number of threads may use one at
+ * the same time. Free it with actor_ref_free, before or after
+ * actor_host_free but not at the same time; after actor_host_free a
+ * reference may only be freed.
  *
  * actor_ref_new errors: ACTOR_EINVAL (NULL out or host, bad type or ID),
  * ACTOR_ENOTFOUND (type not registered), ACTOR_ENOMEM. Once the types are
