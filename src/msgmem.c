@@ -57,7 +57,7 @@ _Static_assert(sizeof(header) == 16, "message block header must stay 16 bytes");
 struct home {
     struct {
         header *list;     /* owner only */
-        size_t nlist;     /* owner only */
+        size_t nlist;     /* owner only: about the length of list (a bound) */
         header *returned; /* atomic: pushed by others, taken whole by the owner */
         size_t nreturned; /* atomic, approximate: bounds the return stack */
     } c[CLASSES];
@@ -137,14 +137,22 @@ void *actor__msgmem_alloc(size_t size)
 
     if (!MSGMEM_PLAIN && size <= block_size[k] - sizeof(header) && (hm = home_get()) != NULL) {
         if (hm->c[k].list == NULL) {
+            /* Not walked to count it: each block's line was last written
+             * by the thread that gave it back, and a walk is a chain of
+             * such misses, one after the other. Returners count a block
+             * before they push it, so the count taken here may include a
+             * few still on their way: nlist is a bound, not a tally. */
             hm->c[k].list = __atomic_exchange_n(&hm->c[k].returned, NULL, __ATOMIC_ACQUIRE);
-            __atomic_store_n(&hm->c[k].nreturned, 0, __ATOMIC_RELAXED);
-            for (header *r = hm->c[k].list; r; r = r->next)
-                hm->c[k].nlist++;
+            hm->c[k].nlist = __atomic_exchange_n(&hm->c[k].nreturned, 0, __ATOMIC_RELAXED);
         }
         if ((b = hm->c[k].list) != NULL) {
             hm->c[k].list = b->next;
-            hm->c[k].nlist--;
+            if (hm->c[k].nlist > 0)
+                hm->c[k].nlist--;
+            /* The next allocation will read the next block's link: start
+             * fetching its line now, while this message is built. */
+            if (b->next != NULL)
+                __builtin_prefetch(b->next, 1);
             return b + 1;
         }
         if ((b = malloc(block_size[k])) == NULL)
