@@ -469,6 +469,15 @@ libactor's own baselines, measured in the same processes:
 | fan-out | $(fig "runtime fanout" msgs_per_s) msgs/s | $(fig "runtime fanout" baseline_mutex_map_per_s) increments/s on a mutex-guarded hash map, no actors | $(ratio "runtime fanout" msgs_per_s "runtime fanout" baseline_mutex_map_per_s) |
 | ping-pong | $(fig "runtime pingpong" round_trips_per_s) round trips/s | $(fig "runtime pingpong" baseline_condvar_handoff_per_s) hand-offs/s between two threads (mutex + condition variable) | $(ratio "runtime pingpong" round_trips_per_s "runtime pingpong" baseline_condvar_handoff_per_s) |
 
+CPU time the sending threads spent per message (the workers' is not in it), a figure that
+moves less with the machine's state than the rates do, since it does not count the time a
+sender waits for a core:
+
+| workload | by name, ns | by reference, ns | by reference / by name |
+|---|---|---|---|
+| a. fan-out (one sender) | $(fig "runtime fanout" sender_cpu_ns_per_msg) | $(fig "runtime fanout_ref" sender_cpu_ns_per_msg) | $(ratio "runtime fanout_ref" sender_cpu_ns_per_msg "runtime fanout" sender_cpu_ns_per_msg) |
+| b. hot actor (two senders) | $(fig "runtime hot" sender_cpu_ns_per_msg) | $(fig "runtime hot_ref" sender_cpu_ns_per_msg) | $(ratio "runtime hot_ref" sender_cpu_ns_per_msg "runtime hot" sender_cpu_ns_per_msg) |
+
 ### a. Fan-out
 
 100,000 actors ($(fig "runtime fanout" actors) here), 10 messages each, sent by one thread

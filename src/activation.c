@@ -596,7 +596,7 @@ void actor__activation_run(actor__runnable *item, void *payload)
                     a->mtail = end;
                 a->mhead = rest;
             }
-            a->last_used_ms = actor__mono_ms();
+            a->last_used_ms = actor__coarse_ms();
             if (save) {
                 /* Parked (still scheduled) until the write is committed;
                  * save_done may run on this thread before submit returns. */
@@ -641,7 +641,7 @@ void actor__activation_run(actor__runnable *item, void *payload)
 
         save_req *save = run_turn(a, m, &frame, &response);
         pthread_mutex_lock(mu);
-        a->last_used_ms = actor__mono_ms();
+        a->last_used_ms = actor__coarse_ms();
         if (save) {
             pthread_mutex_unlock(mu);
             actor__commit_submit(host->commit, &save->req);

@@ -359,7 +359,8 @@ static void *bg_main(void *arg)
         pthread_mutex_unlock(&h->bg_mu);
         now = actor__mono_ms();
         if (now >= next_scan) {
-            struct scan_arg sa = {h, now};
+            /* Idle times are stamped with the coarse clock: compare alike. */
+            struct scan_arg sa = {h, actor__coarse_ms()};
             actor__table_each_locked(h->table, scan_one, &sa);
             next_scan = now + h->scan_interval_ms;
         }

@@ -33,6 +33,9 @@ void actor__cond_init_mono(pthread_cond_t *cv);
 /* A printable rendering of s for messages (escaped, shortened). */
 void actor__quote(char *dst, size_t size, const char *s);
 int64_t actor__mono_ms(void);
+/* The same clock, read at the kernel's tick (a few ms coarse) for a
+ * fraction of the cost: for idle times, stamped on every run of an actor. */
+int64_t actor__coarse_ms(void);
 /* A random hex ID (24 characters) in dst. */
 void actor__random_id(char *dst, size_t size);
 

@@ -170,6 +170,17 @@ int64_t actor__mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t actor__coarse_ms(void)
+{
+#ifdef CLOCK_MONOTONIC_COARSE
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+#else
+    return actor__mono_ms();
+#endif
+}
+
 void actor__random_id(char *dst, size_t size)
 {
     unsigned char raw[12];

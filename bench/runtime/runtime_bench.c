@@ -33,6 +33,14 @@
 #include <time.h>
 #include <unistd.h>
 
+/* CPU time of the calling thread, in seconds. */
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -270,7 +278,7 @@ static void fanout(long actors, long per, int by_ref)
      * by_ref a reference to each, resolved once. */
     char(*ids)[24] = malloc((size_t)actors * sizeof(*ids));
     actor_ref **refs = by_ref ? calloc((size_t)actors, sizeof(*refs)) : NULL;
-    double t0, dt, base;
+    double t0, dt, base, cpu0, cpu;
     actor_buf b = ACTOR_BUF_INIT;
     long wrong = 0;
 
@@ -290,11 +298,13 @@ static void fanout(long actors, long per, int by_ref)
     wait_done();
     reset_count(actors * per);
     t0 = now_s();
+    cpu0 = thread_cpu_s();
     for (long r = 0; r < per; r++)
         for (long i = 0; i < actors; i++) {
             if (fan_send(h, refs, ids, i) != 0)
                 die("fanout invoke");
         }
+    cpu = thread_cpu_s() - cpu0;
     wait_done();
     dt = now_s() - t0;
     /* Read every count back: each actor saw 1 + per messages. */
@@ -313,9 +323,9 @@ static void fanout(long actors, long per, int by_ref)
     }
     base = baseline_map(actors, per);
     printf("bench runtime %s actors=%ld msgs=%ld msgs_per_s=%.0f baseline_mutex_map_per_s=%.0f "
-           "ratio=%.3f counts_checked=%ld\n",
+           "ratio=%.3f counts_checked=%ld sender_cpu_ns_per_msg=%.0f\n",
            by_ref ? "fanout_ref" : "fanout", actors, actors * per, (double)(actors * per) / dt,
-           base, (double)(actors * per) / dt / base, actors);
+           base, (double)(actors * per) / dt / base, actors, cpu * 1e9 / (double)(actors * per));
     actor_host_free(h);
 }
 
@@ -323,17 +333,22 @@ struct hot_sender {
     actor_host *h;
     const actor_ref *ref; /* NULL: by name */
     long n;
+    double cpu[2]; /* each sender's CPU time */
+    int next;      /* atomic: index of the next sender */
 };
 
 static void *hot_send(void *arg)
 {
     struct hot_sender *s = arg;
+    int me = __atomic_fetch_add(&s->next, 1, __ATOMIC_RELAXED);
+    double cpu0 = thread_cpu_s();
     for (long i = 0; i < s->n; i++) {
         int rc = s->ref ? actor_ref_invoke_async(s->ref, "inc", NULL, 0, NULL, NULL)
                         : actor_invoke_async(s->h, "c", "hot", "inc", NULL, 0, NULL, NULL);
         if (rc != 0)
             die("hot invoke");
     }
+    s->cpu[me] = thread_cpu_s() - cpu0;
     return NULL;
 }
 
@@ -342,7 +357,7 @@ static void hot(long total, int by_ref)
     actor_host *h = start_host("sqlite::memory:", 0);
     pthread_t th[2];
     actor_ref *ref = NULL;
-    struct hot_sender s = {h, NULL, total / 2};
+    struct hot_sender s = {h, NULL, total / 2, {0, 0}, 0};
     double t0, dt;
 
     if (by_ref && actor_ref_new(&ref, h, "c", "hot") != 0)
@@ -358,8 +373,9 @@ static void hot(long total, int by_ref)
         pthread_join(th[i], NULL);
     wait_done();
     dt = now_s() - t0;
-    printf("bench runtime %s msgs=%ld senders=2 msgs_per_s=%.0f\n", by_ref ? "hot_ref" : "hot",
-           2 * s.n, (double)(2 * s.n) / dt);
+    printf("bench runtime %s msgs=%ld senders=2 msgs_per_s=%.0f sender_cpu_ns_per_msg=%.0f\n",
+           by_ref ? "hot_ref" : "hot", 2 * s.n, (double)(2 * s.n) / dt,
+           (s.cpu[0] + s.cpu[1]) * 1e9 / (double)(2 * s.n));
     actor_ref_free(ref);
     actor_host_free(h);
 }
