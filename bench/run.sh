@@ -492,11 +492,11 @@ machine, and the sender's cost per message is what bounds the rate (libactor wak
 worker only when more than a backlog of 128 actors per running worker waits, so the second
 core is left to the sender while one worker keeps up). libactor runs it twice. By name, the
 sender keeps the IDs in an array and each send names type and ID, which are validated, the
-type looked up and the ID hashed every time. By reference, the sender keeps one
-\`actor_ref\` per actor, as CAF and Erlang keep their handles and pids, made once before
-the clock starts, so a send only validates the method name and goes to the table: both
-still look the actor up under the shard lock (two or three cache misses on 100,000
-actors), where CAF and Erlang go straight to the mailbox. The sender and
+type looked up and the ID hashed, and the actor looked up under its table shard's lock (a
+hash, a lock, two or three cache misses on 100,000 actors) every time. By reference, the
+sender keeps one \`actor_ref\` per actor, as CAF and Erlang keep their handles and pids,
+made once before the clock starts: a send validates the method name and pushes onto the
+actor's inbox with one compare-and-swap, no lookup and no lock, like CAF and Erlang. The sender and
 the workers meet on the run queue's lock for every actor made runnable; that lock spins
 briefly before it sleeps (an adaptive mutex), since a sleeping contender costs a system call
 on both sides, more than the few instructions the lock is held for (1.70x when that
@@ -512,21 +512,28 @@ with CAF's better scheduler.
 clock runs from starting the senders to the last message handled. It measures the contention
 of many senders on one mailbox and the single consumer (one turn at a time per actor). It is
 short (a fraction of a second), so its spread is large; on 2 CPUs the two senders and the
-consumer compete for the cores. By name and by reference as in a. What limits libactor
-here: each send takes the lock of the actor's table shard (the lookup and the mailbox share
-it), so the two senders hand one lock and its cache lines back and forth for every message,
-where CAF and Erlang push onto a lock-free mailbox through a handle they hold. The runs
+consumer compete for the cores. By name and by reference as in a. By name, each send takes
+the lock of the actor's table shard (the lookup and the mailbox share it), so the two
+senders hand one lock and its cache lines back and forth for every message; those runs
 differ by up to 3x from one to the next, and counting system calls shows why: the slow runs
 make 5-8 times as many futex calls, nearly all on that one shard lock (a sender or the
 consumer descheduled while holding it, so the others give up spinning and sleep), and burn
-twice the CPU time for the same messages. A send pushes onto the front of the actor's
-inbox (it writes only the actor, not the previous message, whose cache line sits with the
-other sender) and the consumer puts the inbox in order after it let go of the lock. The consumer takes the whole mailbox in one
-step under that lock (it used to walk up to 64 messages there, and the senders queued
-behind the walk: 1.36x when that changed), and a message's memory goes back to the
-sender's own block list with one compare-and-swap instead of a free into the sender's
-malloc arena. The backlog the two senders build up in front of the single consumer is
-memory the senders must first fault in, which is part of what is measured, for all three.
+twice the CPU time for the same messages. By reference, a send is one compare-and-swap on
+the actor's inbox word (the word also says whether the actor is idle, so the sender that
+finds it idle is the one that queues it), as CAF and Erlang push onto their lock-free
+mailboxes: no lock, so no holder to be descheduled. Either way a send pushes onto the front
+of the inbox, which writes only the actor, not the previous message (whose cache line sits
+with the other sender), and the consumer takes the whole inbox in one step and puts it in
+arrival order itself (it used to walk up to 64 messages under the lock, and the senders
+queued behind the walk: 1.36x when that changed). Then the senders are faster than the one
+consumer, and what bounds the rate is the consumer: the backlog grows to hundreds of
+thousands of messages, so putting it in order touches every message once before it is
+turned (one cache miss each, which CAF's mailbox pays too), and the messages beyond what the
+senders' block lists hold come from malloc. A message's memory goes back to the sender's
+own block list with one compare-and-swap; the consumer reads the actor's type and instance
+once per run, not per message (they share a cache line with the inbox word the senders keep
+writing: 1.16x when that changed). The backlog is also memory the senders must first fault
+in, which is part of what is measured, for all three.
 
 ### c. Ping-pong
 
