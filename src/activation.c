@@ -235,7 +235,7 @@ static void fail_all(actor__actor *a, pthread_mutex_t *mu, int rc)
     actor_host *host = a->type->host;
     char msg[1024];
     actor__msg *rest, *next;
-    int requeue = 0;
+    int let_go;
 
     snprintf(msg, sizeof(msg), "%s", actor_error_last());
     free(a->cache);
@@ -246,18 +246,12 @@ static void fail_all(actor__actor *a, pthread_mutex_t *mu, int rc)
     a->mhead = a->mtail = NULL;
     a->halt_queued = 0;
     a->status = ACTOR__NEW;
-    if (a->refs == 0) {
-        /* No reference: nobody can push without the lock held here. */
-        actor__table_remove_locked(host->table, a);
-        free(a);
-    } else if (actor__inbox_go_idle(a)) {
-        actor__table_sleep_locked(host->table, a);
-    } else {
-        requeue = 1; /* sent through a reference meanwhile: try again */
-    }
+    let_go = actor__table_let_go_locked(host->table, a);
     pthread_mutex_unlock(mu);
-    if (requeue)
-        actor__pool_push(host->pool, &a->run);
+    if (let_go == ACTOR__LET_GO_REMOVED)
+        free(a);
+    else if (let_go == 0)
+        actor__pool_push(host->pool, &a->run); /* sent to meanwhile: try again */
     for (; rest; rest = next) {
         next = rest->next;
         actor__msg_complete(rest, rest->kind == ACTOR__MSG_HALT ? 0 : rc, NULL, msg);
@@ -294,28 +288,20 @@ static int halt_finished(actor__actor *a, actor__msg *halt, int requeue)
 {
     actor_host *host = a->type->host;
     pthread_mutex_t *mu = actor__table_lock_of(host->table, a);
+    int let_go = 0;
 
     pthread_mutex_lock(mu);
     a->status = ACTOR__NEW;
-    if (a->mhead == NULL && a->refs == 0 && !actor__inbox_has(a)) {
-        /* Answer the halt only once the actor is out of the table, so a
-         * caller that waited sees it gone. No reference: nobody can push
-         * without the lock held here. */
-        actor__table_remove_locked(host->table, a);
-        pthread_mutex_unlock(mu);
-        free(a);
-        actor__msg_complete(halt, 0, NULL, NULL);
-        return 0;
-    }
-    if (a->mhead == NULL && a->refs > 0 && actor__inbox_go_idle(a)) {
-        /* Referenced: the entry stays, dormant, for the references. */
-        actor__table_sleep_locked(host->table, a);
-        pthread_mutex_unlock(mu);
-        actor__msg_complete(halt, 0, NULL, NULL);
-        return 0;
-    }
+    if (a->mhead == NULL)
+        let_go = actor__table_let_go_locked(host->table, a);
     pthread_mutex_unlock(mu);
+    if (let_go == ACTOR__LET_GO_REMOVED)
+        free(a);
+    /* Answered only once the actor is out of the table (or dormant), so a
+     * caller that waited sees it gone. */
     actor__msg_complete(halt, 0, NULL, NULL);
+    if (let_go != 0)
+        return 0;
     if (requeue)
         actor__pool_push(host->pool, &a->run);
     return 1;
@@ -581,9 +567,9 @@ void actor__activation_run(actor__runnable *item, void *payload)
             void *instance = a->instance;
             for (m = run; m; m = rest) {
                 rest = m->next;
-                /* The next message's line, while this one turns. */
-                if (rest)
-                    __builtin_prefetch(rest);
+                /* The next message's line, while this one turns (a
+                 * prefetch of NULL is harmless). */
+                __builtin_prefetch(rest);
                 frame.actor = a;
                 frame.parent = m->chain;
                 turns++;

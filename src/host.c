@@ -264,7 +264,7 @@ static void lapse_one(actor__actor *a, void *arg)
 {
     actor__msg *m;
 
-    if (a->dormant && actor__inbox_is_idle(a))
+    if (actor__table_inactive(a))
         return; /* not active: kept only for references */
     __atomic_store_n(&a->lost, 1, __ATOMIC_RELEASE);
     if (a->halt_queued)
@@ -544,13 +544,11 @@ static void halt_all_one(actor__actor *a, void *arg)
             }
         }
     }
-    if (a->dormant) {
-        if (actor__inbox_is_idle(a))
-            return; /* not active: kept only for references */
-        /* Sent to through a reference and about to run: count it now, so
-         * that stop waits for its halt. */
-        actor__table_wake_locked(ha->host->table, a);
-    }
+    if (actor__table_inactive(a))
+        return; /* not active: kept only for references */
+    /* A dormant entry sent to through a reference is about to run: count
+     * it now, so that stop waits for its halt. */
+    actor__table_wake_locked(ha->host->table, a);
     m = actor__msg_new(ACTOR__MSG_HALT, NULL, NULL, 0);
     if (m == NULL)
         return; /* stop still waits for the table to empty */

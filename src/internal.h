@@ -260,10 +260,22 @@ int actor__table_pin(actor_host *host, actor__type_entry *type, const char *id, 
                      actor__actor **out);
 /* Drop a reference's pin; frees a dormant entry nobody else holds. */
 void actor__table_unpin(actor__actor *a);
+/* Post an invoke through a pinned entry, without the lock: as
+ * actor__table_post (ACTOR_ESHUTDOWN once the inbox is closed). */
+int actor__table_post_pinned(actor_host *host, actor__actor *a, actor__msg *msg);
 /* A dormant entry starts running (counted again) / stops (uncounted).
  * Shard lock held. */
 void actor__table_wake_locked(actor__table *table, actor__actor *a);
 void actor__table_sleep_locked(actor__table *table, actor__actor *a);
+/* 1 when the entry is kept only for references: dormant and idle. */
+int actor__table_inactive(const actor__actor *a);
+/* The runner lets go of an actor whose ordered mailbox is empty, after a
+ * deactivation (shard lock held): ACTOR__LET_GO_REMOVED (out of the table;
+ * the caller frees it after the lock), ACTOR__LET_GO_DORMANT (kept for its
+ * references, idle), or 0 when messages came in (it stays scheduled: the
+ * caller queues it again). */
+enum { ACTOR__LET_GO_REMOVED = 1, ACTOR__LET_GO_DORMANT = 2 };
+int actor__table_let_go_locked(actor__table *table, actor__actor *a);
 /* The inbox (see table.c). push: 1 when the actor was idle (the caller
  * queues it on the pool), 0 when not, -1 when closed. take: the messages,
  * newest first (flags kept). go_idle: the runner gives the actor up; 0 when

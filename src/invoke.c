@@ -84,25 +84,18 @@ typedef struct target {
 
 static int post(const target *t, actor__msg *m)
 {
-    int r;
-
-    if (t->pinned == NULL)
-        return actor__table_post(t->host, t->type, t->id, t->hash, m, 1);
-    r = actor__inbox_push(t->pinned, m);
-    if (r < 0)
-        return actor_error_set(ACTOR_ESHUTDOWN, "host %s is stopping: %s/%s not invoked",
-                               t->host->host_id, t->type->name, t->id);
-    if (r > 0)
-        actor__pool_push_next(t->host->pool, &t->pinned->run);
-    return 0;
+    if (t->pinned != NULL)
+        return actor__table_post_pinned(t->host, t->pinned, m);
+    return actor__table_post(t->host, t->type, t->id, t->hash, m, 1);
 }
 
-/* Validate the arguments of an invoke by name and find the type. */
-static int prepare(actor__type_entry **te, actor_host *host, const char *type, const char *id,
-                   const char *method, const void *request, size_t request_len)
+/* Check the host and the type and ID names, and find the type (*te is
+ * NULL, with no error yet, when it is not registered). */
+static int resolve(actor__type_entry **te, actor_host *host, const char *type, const char *id)
 {
     int rc;
 
+    *te = NULL;
     if (host == NULL)
         return actor_error_set(ACTOR_EINVAL, "host is NULL");
     /* A registered type name was validated at registration: look it up
@@ -110,29 +103,25 @@ static int prepare(actor__type_entry **te, actor_host *host, const char *type, c
     *te = type ? actor__host_find_type(host, type) : NULL;
     if ((*te == NULL &&
          (rc = actor__validate_name("actor type", type, ACTOR_TYPE_NAME_MAX)) != 0) ||
-        (rc = actor__validate_name("actor ID", id, ACTOR_ID_MAX)) != 0 ||
-        (method && (rc = actor__validate_name("method name", method, ACTOR_METHOD_MAX)) != 0))
+        (rc = actor__validate_name("actor ID", id, ACTOR_ID_MAX)) != 0)
         return rc;
-    if (method && (!host->started || __atomic_load_n(&host->stopping, __ATOMIC_ACQUIRE)))
-        return actor_error_set(host->started ? ACTOR_ESHUTDOWN : ACTOR_ESTATE,
-                               "host %s is %s: %s/%s not invoked", host->host_id,
-                               host->started ? "stopping" : "not started", type, id);
-    if (*te == NULL) {
-        char q[300];
-        actor__quote(q, sizeof(q), type);
-        return actor_error_set(ACTOR_ENOTFOUND, "actor type \"%s\" is not registered on host %s", q,
-                               host->host_id);
-    }
-    if (request == NULL && request_len > 0)
-        return actor_error_set(ACTOR_EINVAL, "request is NULL but request_len is %zu", request_len);
     return 0;
 }
 
-/* The same checks for a call through a reference (type and ID resolved). */
-static int check_call(const actor_ref *ref, const char *method, const void *request,
-                      size_t request_len)
+static int not_registered(const actor_host *host, const char *type)
 {
-    const actor_host *host = ref->host;
+    char q[300];
+
+    actor__quote(q, sizeof(q), type);
+    return actor_error_set(ACTOR_ENOTFOUND, "actor type \"%s\" is not registered on host %s", q,
+                           host->host_id);
+}
+
+/* The checks of every invoke, by name or by reference, once the names are
+ * valid; `te` NULL: the type named `type` is not registered. */
+static int check_call(const actor_host *host, const actor__type_entry *te, const char *type,
+                      const char *id, const char *method, const void *request, size_t request_len)
+{
     int rc;
 
     if ((rc = actor__validate_name("method name", method, ACTOR_METHOD_MAX)) != 0)
@@ -140,11 +129,41 @@ static int check_call(const actor_ref *ref, const char *method, const void *requ
     if (!host->started || __atomic_load_n(&host->stopping, __ATOMIC_ACQUIRE))
         return actor_error_set(host->started ? ACTOR_ESHUTDOWN : ACTOR_ESTATE,
                                "host %s is %s: %s/%s not invoked", host->host_id,
-                               host->started ? "stopping" : "not started", ref->actor->type->name,
-                               ref->actor->id);
+                               host->started ? "stopping" : "not started", type, id);
+    if (te == NULL)
+        return not_registered(host, type);
     if (request == NULL && request_len > 0)
         return actor_error_set(ACTOR_EINVAL, "request is NULL but request_len is %zu", request_len);
     return 0;
+}
+
+/* An invoke by name: its checks, and where it goes. */
+static int by_name(target *t, actor_host *host, const char *type, const char *id,
+                   const char *method, const void *request, size_t request_len)
+{
+    int rc;
+
+    t->host = host;
+    t->id = id;
+    t->pinned = NULL;
+    if ((rc = resolve(&t->type, host, type, id)) != 0 ||
+        (rc = check_call(host, t->type, type, id, method, request, request_len)) != 0)
+        return rc;
+    t->hash = actor__table_hash(t->type, id);
+    return 0;
+}
+
+/* An invoke through a reference: its checks, and where it goes. */
+static int by_ref(target *t, const actor_ref *ref, const char *fn, const char *method,
+                  const void *request, size_t request_len)
+{
+    actor__actor *a;
+
+    if (ref == NULL)
+        return actor_error_set(ACTOR_EINVAL, "%s: ref is NULL", fn);
+    a = ref->actor;
+    *t = (target){ref->host, a->type, a->id, a->hash, a};
+    return check_call(ref->host, a->type, a->type->name, a->id, method, request, request_len);
 }
 
 /* The invokes themselves, on checked arguments. */
@@ -224,25 +243,19 @@ static int invoke_async(const target *t, const char *method, const void *request
 int actor_invoke(actor_buf *response, actor_host *host, const char *type, const char *id,
                  const char *method, const void *request, size_t request_len)
 {
-    target t = {host, NULL, id, 0, NULL};
-    int rc;
+    target t = {0};
+    int rc = by_name(&t, host, type, id, method, request, request_len);
 
-    if ((rc = prepare(&t.type, host, type, id, method, request, request_len)) != 0)
-        return rc;
-    t.hash = actor__table_hash(t.type, id);
-    return invoke_blocking(response, &t, method, request, request_len);
+    return rc != 0 ? rc : invoke_blocking(response, &t, method, request, request_len);
 }
 
 int actor_invoke_async(actor_host *host, const char *type, const char *id, const char *method,
                        const void *request, size_t request_len, actor_invoke_cb done, void *payload)
 {
-    target t = {host, NULL, id, 0, NULL};
-    int rc;
+    target t = {0};
+    int rc = by_name(&t, host, type, id, method, request, request_len);
 
-    if ((rc = prepare(&t.type, host, type, id, method, request, request_len)) != 0)
-        return rc;
-    t.hash = actor__table_hash(t.type, id);
-    return invoke_async(&t, method, request, request_len, done, payload);
+    return rc != 0 ? rc : invoke_async(&t, method, request, request_len, done, payload);
 }
 
 /* ---- references ------------------------------------------------------------- */
@@ -256,8 +269,10 @@ int actor_ref_new(actor_ref **out, actor_host *host, const char *type, const cha
     if (out == NULL)
         return actor_error_set(ACTOR_EINVAL, "actor_ref_new: out is NULL");
     *out = NULL;
-    if ((rc = prepare(&te, host, type, id, NULL, NULL, 0)) != 0)
+    if ((rc = resolve(&te, host, type, id)) != 0)
         return rc;
+    if (te == NULL)
+        return not_registered(host, type);
     ref = malloc(sizeof(*ref));
     if (ref == NULL)
         return actor__error_oom();
@@ -288,36 +303,20 @@ const char *actor_ref_id(const actor_ref *ref)
     return ref ? ref->actor->id : NULL;
 }
 
-static target ref_target(const actor_ref *ref)
-{
-    target t = {ref->host, ref->actor->type, ref->actor->id, ref->actor->hash, ref->actor};
-    return t;
-}
-
 int actor_ref_invoke(actor_buf *response, const actor_ref *ref, const char *method,
                      const void *request, size_t request_len)
 {
-    target t;
-    int rc;
+    target t = {0};
+    int rc = by_ref(&t, ref, "actor_ref_invoke", method, request, request_len);
 
-    if (ref == NULL)
-        return actor_error_set(ACTOR_EINVAL, "actor_ref_invoke: ref is NULL");
-    if ((rc = check_call(ref, method, request, request_len)) != 0)
-        return rc;
-    t = ref_target(ref);
-    return invoke_blocking(response, &t, method, request, request_len);
+    return rc != 0 ? rc : invoke_blocking(response, &t, method, request, request_len);
 }
 
 int actor_ref_invoke_async(const actor_ref *ref, const char *method, const void *request,
                            size_t request_len, actor_invoke_cb done, void *payload)
 {
-    target t;
-    int rc;
+    target t = {0};
+    int rc = by_ref(&t, ref, "actor_ref_invoke_async", method, request, request_len);
 
-    if (ref == NULL)
-        return actor_error_set(ACTOR_EINVAL, "actor_ref_invoke_async: ref is NULL");
-    if ((rc = check_call(ref, method, request, request_len)) != 0)
-        return rc;
-    t = ref_target(ref);
-    return invoke_async(&t, method, request, request_len, done, payload);
+    return rc != 0 ? rc : invoke_async(&t, method, request, request_len, done, payload);
 }

@@ -150,9 +150,9 @@ void *actor__msgmem_alloc(size_t size)
             if (hm->c[k].nlist > 0)
                 hm->c[k].nlist--;
             /* The next allocation will read the next block's link: start
-             * fetching its line now, while this message is built. */
-            if (b->next != NULL)
-                __builtin_prefetch(b->next, 1);
+             * fetching its line now, while this message is built (a
+             * prefetch of NULL is harmless). */
+            __builtin_prefetch(b->next, 1);
             return b + 1;
         }
         if ((b = malloc(block_size[k])) == NULL)

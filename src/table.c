@@ -263,6 +263,12 @@ void actor__mailbox_close(actor__actor *a)
 
 /* ---- posting -------------------------------------------------------------------- */
 
+static int refuse_stopping(const actor_host *host, const char *type, const char *id)
+{
+    return actor_error_set(ACTOR_ESHUTDOWN, "host %s is stopping: %s/%s not invoked", host->host_id,
+                           type, id);
+}
+
 int actor__table_post_locked(actor_host *host, actor__actor *a, actor__msg *msg)
 {
     int was_idle;
@@ -314,6 +320,25 @@ void actor__table_sleep_locked(actor__table *t, actor__actor *a)
     }
 }
 
+int actor__table_inactive(const actor__actor *a)
+{
+    return a->dormant && actor__inbox_is_idle(a);
+}
+
+int actor__table_let_go_locked(actor__table *t, actor__actor *a)
+{
+    if (a->refs == 0 && !actor__inbox_has(a)) {
+        /* No reference, so nobody pushes without the lock held here. */
+        actor__table_remove_locked(t, a);
+        return ACTOR__LET_GO_REMOVED;
+    }
+    if (a->refs > 0 && actor__inbox_go_idle(a)) {
+        actor__table_sleep_locked(t, a);
+        return ACTOR__LET_GO_DORMANT;
+    }
+    return 0;
+}
+
 /* Find actor (type, id) in its shard (locked), or create it (idle, NEW;
  * dormant when `dormant`, else counted live). NULL when out of memory. */
 static actor__actor *find_or_create(actor__table *t, shard *s, actor__type_entry *type,
@@ -354,11 +379,10 @@ int actor__table_post(actor_host *host, actor__type_entry *type, const char *id,
     pthread_mutex_lock(&s->mu);
     if (msg->kind == ACTOR__MSG_INVOKE && __atomic_load_n(&host->stopping, __ATOMIC_ACQUIRE)) {
         pthread_mutex_unlock(&s->mu);
-        return actor_error_set(ACTOR_ESHUTDOWN, "host %s is stopping: %s/%s not invoked",
-                               host->host_id, type->name, id);
+        return refuse_stopping(host, type->name, id);
     }
     a = create ? find_or_create(t, s, type, id, h, 0) : find(s, type, id, h);
-    if (a == NULL || (!create && a->dormant && actor__inbox_is_idle(a))) {
+    if (a == NULL || (!create && actor__table_inactive(a))) {
         pthread_mutex_unlock(&s->mu);
         if (create)
             return actor__error_oom();
@@ -367,9 +391,14 @@ int actor__table_post(actor_host *host, actor__type_entry *type, const char *id,
     }
     rc = actor__table_post_locked(host, a, msg);
     pthread_mutex_unlock(&s->mu);
-    if (rc != 0)
-        return actor_error_set(rc, "host %s is stopping: %s/%s not invoked", host->host_id,
-                               type->name, id);
+    return rc != 0 ? refuse_stopping(host, type->name, id) : 0;
+}
+
+int actor__table_post_pinned(actor_host *host, actor__actor *a, actor__msg *msg)
+{
+    /* An invoke needs no lock: only the inbox word is touched. */
+    if (actor__table_post_locked(host, a, msg) != 0)
+        return refuse_stopping(host, a->type->name, a->id);
     return 0;
 }
 
@@ -403,7 +432,7 @@ void actor__table_unpin(actor__actor *a)
     t = a->type->host->table;
     s = shard_of(t, a->hash);
     pthread_mutex_lock(&s->mu);
-    if (--a->refs == 0 && a->dormant && actor__inbox_is_idle(a)) {
+    if (--a->refs == 0 && actor__table_inactive(a)) {
         /* Nothing else holds it: a dormant entry is only kept for its
          * references. */
         actor__table_remove_locked(t, a);
