@@ -42,6 +42,14 @@ const actor__frame *actor__current_frame(void)
     return tls_frame;
 }
 
+const actor__frame *actor__frame_swap(const actor__frame *frame)
+{
+    const actor__frame *old = tls_frame;
+
+    tls_frame = frame;
+    return old;
+}
+
 int actor__ctx_check(const actor_ctx *ctx, const char *fn)
 {
     if (ctx == NULL)

@@ -134,6 +134,20 @@ static void wait_for_more(actor__commit *c)
     c->leader_waiting = 0;
 }
 
+/* Wake the caller of a blocking request (done, or made leader): unpark its
+ * turn, or post its semaphore. Called with c->mu held; once the caller runs
+ * again `r` may be gone. */
+static void wake(actor__commit_req *r)
+{
+    actor__fiber *turn = r->parked;
+
+    r->parked = NULL;
+    if (turn != NULL)
+        actor__pool_unpark(turn);
+    else
+        sem_post(r->sem);
+}
+
 /* Lead: commit batches until the queue is empty or a blocking request is at
  * its head (it takes over). Called with c->mu held and leader_active set;
  * returns with c->mu held and leader_active clear. Asynchronous completions
@@ -178,7 +192,7 @@ static void lead(actor__commit *c)
                 /* The caller wakes without taking c->mu: no wake-up that
                  * only queues on the lock the leader holds. */
                 __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
-                sem_post(r->sem);
+                wake(r);
             }
             if (r == last)
                 break;
@@ -199,7 +213,7 @@ static void lead(actor__commit *c)
         if (c->head->cb == NULL) {
             /* A blocking caller is next: let it lead its own batch. */
             c->leader_active = 0;
-            sem_post(c->head->sem);
+            wake(c->head);
             return;
         }
     }
@@ -234,6 +248,65 @@ void actor__commit_submit(actor__commit *c, actor__commit_req *r)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* What a turn keeps in thread-local variables: taken out of the thread's
+ * way while the turn is parked or yields, since other turns run on the
+ * thread meanwhile. */
+typedef struct turn_tls {
+    const actor__frame *frame;
+    actor__stage_tls stage;
+} turn_tls;
+
+static void turn_tls_swap(turn_tls *t)
+{
+    t->frame = actor__frame_swap(t->frame);
+    actor__stage_swap(&t->stage);
+}
+
+struct park_arg {
+    actor__commit *c;
+    actor__commit_req *r;
+};
+
+static void arm(actor__fiber *turn, void *arg)
+{
+    struct park_arg *pa = arg;
+
+    pa->r->parked = turn;
+    pthread_mutex_unlock(&pa->c->mu);
+}
+
+/* Park the calling turn until its request is done or it is made leader, so
+ * that its thread runs other actors meanwhile. Called with c->mu held;
+ * returns 0 with it released once resumed, or -1 with it still held when
+ * this thread cannot park (the caller then blocks the thread). */
+static int park(actor__commit *c, actor__commit_req *r)
+{
+    struct park_arg pa = {c, r};
+    turn_tls t;
+    int rc;
+
+    memset(&t, 0, sizeof(t));
+    turn_tls_swap(&t);
+    rc = actor__pool_park(arm, &pa);
+    turn_tls_swap(&t);
+    return rc;
+}
+
+/* Let the turns of this worker that the last batch completed (they are
+ * ready, not yet resumed) send their next writes before this caller leads
+ * a batch. Called and returns with c->mu held. */
+static void yield(actor__commit *c)
+{
+    turn_tls t;
+
+    memset(&t, 0, sizeof(t));
+    pthread_mutex_unlock(&c->mu);
+    turn_tls_swap(&t);
+    (void)actor__pool_yield();
+    turn_tls_swap(&t);
+    pthread_mutex_lock(&c->mu);
+}
+
 int actor__commit_apply(actor__commit *c, actor_store_op **ops, size_t n)
 {
     actor__commit_req self;
@@ -257,8 +330,16 @@ int actor__commit_apply(actor__commit *c, actor_store_op **ops, size_t n)
             break;
         if (c->leader_active) {
             /* Wait for the leader to finish our request or to hand over
-             * to us. Lock order commit -> pool: the pool never calls in
-             * here, and the lock is released before the pool is told. */
+             * to us: parked if this is a worker, so that the worker runs
+             * other actors (and their writes join the batch). */
+            if (park(c, &self) == 0) {
+                if (__atomic_load_n(&self.done, __ATOMIC_ACQUIRE))
+                    goto out;
+                pthread_mutex_lock(&c->mu);
+                continue;
+            }
+            /* Or blocked. Lock order commit -> pool: the pool never calls
+             * in here, and the lock is released before the pool is told. */
             pthread_mutex_unlock(&c->mu);
             actor__pool_block_enter();
             while (sem_wait(&sem) != 0)
@@ -267,6 +348,11 @@ int actor__commit_apply(actor__commit *c, actor_store_op **ops, size_t n)
             if (__atomic_load_n(&self.done, __ATOMIC_ACQUIRE))
                 goto out;
             pthread_mutex_lock(&c->mu);
+        } else if (!self.yielded && c->queued_ops < c->last_batch && actor__pool_has_ready()) {
+            /* Turns of this worker that the last batch completed have not
+             * sent their next writes yet: they go first, once. */
+            self.yielded = 1;
+            yield(c);
         } else {
             /* No leader at work: lead. The batch starts at the head, which
              * is us or a request queued before us; if a leader hands over

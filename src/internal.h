@@ -44,6 +44,28 @@ void *actor__msgmem_alloc(size_t size);
 /* Any thread; NULL is ignored. */
 void actor__msgmem_free(void *p);
 
+/* ---- fiber.c: stacks for turns, switched in user space ------------------ */
+typedef struct actor__fiber_ctx actor__fiber_ctx;
+typedef struct actor__fiber {
+    struct actor__fiber *next; /* the user's list link */
+    void *owner;               /* the user's */
+    actor__fiber_ctx *ctx;     /* fiber.c's */
+} actor__fiber;
+
+/* The calling thread's own stack as a fiber (made on first call). NULL when
+ * out of memory. */
+actor__fiber *actor__fiber_self(void);
+/* A new stack of `stack_size` bytes (plus a guard page) on which the first
+ * switch to it runs entry(arg). entry must never return: it ends by
+ * switching away for good. NULL when out of memory. */
+actor__fiber *actor__fiber_new(size_t stack_size, void (*entry)(void *arg), void *arg);
+/* Save the running stack into `from`, go on with `to`; returns when some
+ * switch goes back to `from`. from_ends: `from` is never resumed. Both must
+ * belong to the calling thread. */
+void actor__fiber_switch(actor__fiber *from, actor__fiber *to, int from_ends);
+/* Free a fiber that is not running (or the thread's own record). */
+void actor__fiber_free(actor__fiber *f);
+
 /* ---- pool.c: the worker pool ------------------------------------------- */
 /* Anything the pool runs embeds this link (intrusive FIFO, O(1) push/pop). */
 typedef struct actor__runnable {
@@ -70,6 +92,21 @@ void actor__pool_push_next(actor__pool *pool, actor__runnable *item);
  * No-ops on threads that are not pool workers. */
 void actor__pool_block_enter(void);
 void actor__pool_block_leave(void);
+/* Park the calling turn: its stack is set aside and the thread goes on
+ * with other items until actor__pool_unpark(turn) is called (from any
+ * thread); then the turn resumes on this same thread, between two items.
+ * arm(turn, arg) runs just before the switch and must publish `turn` where
+ * the waker will find it (and may release the waker's lock: the turn cannot
+ * resume before the switch). Returns 0 once resumed, or -1 without calling
+ * arm when this thread cannot park (not a worker, inside block_enter, out
+ * of memory): the caller then blocks the thread instead. */
+int actor__pool_park(void (*arm)(actor__fiber *turn, void *arg), void *arg);
+void actor__pool_unpark(actor__fiber *turn);
+/* 1 when parked turns of this worker are ready to resume. */
+int actor__pool_has_ready(void);
+/* Let this worker's ready turns run first; the caller resumes after them.
+ * 0 once resumed, -1 (at once) when nothing is ready or it cannot park. */
+int actor__pool_yield(void);
 /* 1 on a pool worker thread. */
 int actor__pool_is_worker(void);
 /* Number of threads the pool has started (for tests and metrics). */
@@ -88,6 +125,10 @@ typedef struct actor__commit_req {
     int done; /* blocking requests (atomic: read without the lock) */
     int rc;
     sem_t *sem; /* blocking requests: posted when done or made leader */
+    /* Blocking requests of a parked turn (set under the commit lock):
+     * unparked instead of posted. */
+    actor__fiber *parked;
+    int yielded; /* the caller let its worker's ready turns go first once */
     /* Asynchronous requests: called once with the transaction's outcome
      * (per-op outcomes are in the ops) and its error message, on whichever
      * thread led the commit, without locks held. It may free `req`. */
@@ -305,6 +346,9 @@ void actor__table_wait_empty(actor__table *table);
 void actor__activation_run(actor__runnable *item, void *payload);
 /* The frame of the turn running on this thread, or NULL. */
 const actor__frame *actor__current_frame(void);
+/* Make `frame` the thread's current one; returns the one it replaces (a turn
+ * that parks takes its frame out of the thread's way meanwhile). */
+const actor__frame *actor__frame_swap(const actor__frame *frame);
 /* 0 if ctx is the actor running on this thread, else ACTOR_ESTATE. */
 int actor__ctx_check(const actor_ctx *ctx, const char *fn);
 /* Drop the activation's cache slot. */
@@ -320,6 +364,15 @@ typedef struct actor__staged {
     size_t len;
     int64_t ttl_ms;
 } actor__staged;
+/* What staging keeps per thread. */
+typedef struct actor__stage_tls {
+    actor__actor *a; /* the turn's actor while staging is open, else NULL */
+    int staged;      /* a write is staged */
+    actor__staged w;
+} actor__stage_tls;
+/* Exchange the thread's staging with *t: a turn that parks takes its own
+ * out of the thread's way and puts it back when it resumes. */
+void actor__stage_swap(actor__stage_tls *t);
 /* Open staging for an invoke turn of `a` on this thread. */
 void actor__stage_open(actor__actor *a);
 /* Close it: 1 and the staged write in *out (the caller owns out->value)

@@ -48,6 +48,15 @@ typedef struct worker {
     uint64_t nexts;        /* items put in the slot so far (same) */
     int active;            /* in run_items (own thread only) */
     int blocked;           /* inside block_enter/leave (own thread only) */
+    /* Parked turns (see actor__pool_park). Owner thread only, but `ready`
+     * (pushed by whoever ends a wait) and `idle` (read by them). */
+    actor__fiber *self;          /* the thread's own stack, once a turn parked */
+    actor__fiber *cur;           /* the stack running now */
+    actor__fiber *ready;         /* atomic, newest first: turns whose wait ended */
+    actor__fiber *rhead, *rtail; /* ready turns taken from `ready`, oldest first */
+    actor__fiber *spare;         /* stacks waiting between items to go on */
+    unsigned nparked;            /* turns parked or ready */
+    int idle;                    /* atomic: in the idle wait (an unpark wakes it) */
 } worker;
 
 struct actor__pool {
@@ -59,6 +68,7 @@ struct actor__pool {
     unsigned nthreads;    /* threads started */
     unsigned nidle;       /* threads waiting on cv (written under mu) */
     unsigned nwaking;     /* signalled, not yet awake */
+    unsigned nstarting;   /* started, not yet in their loop */
     unsigned nspinning;   /* idle but polling the queue (written under mu) */
     unsigned nwatching;   /* idle in a timed wait on a queued head (WATCH_NS) */
     unsigned nslotwatch;  /* idle in a timed wait on run-next slots (written under mu) */
@@ -107,6 +117,7 @@ static inline void cpu_relax(void)
 }
 
 static size_t wanted_for(const actor__pool *p, size_t qlen);
+static int ready_here(worker *w);
 
 /* Wait on p->cv (p->mu held) for at most WATCH_NS; 1 when the time ran out. */
 static int watch_wait(actor__pool *p)
@@ -178,7 +189,7 @@ static actor__runnable *spin_for_work(actor__pool *p, worker *self, struct steal
         if ((__atomic_load_n(&p->head, __ATOMIC_RELAXED) != NULL &&
              wanted_for(p, __atomic_load_n(&p->qlen, __ATOMIC_RELAXED)) >
                  __atomic_load_n(&p->nrunning, __ATOMIC_RELAXED)) ||
-            __atomic_load_n(&p->stopping, __ATOMIC_RELAXED))
+            __atomic_load_n(&p->stopping, __ATOMIC_RELAXED) || ready_here(self))
             break;
         cpu_relax();
         if ((i & 15) == 15) {
@@ -248,24 +259,207 @@ static actor__runnable *run_items(actor__pool *p, worker *w, actor__runnable *it
     return __atomic_exchange_n(&w->next, NULL, __ATOMIC_ACQ_REL);
 }
 
-static void *worker_main(void *arg)
+/* ---- parked turns ---------------------------------------------------------
+ *
+ * A turn that must wait (for the group commit) parks instead of blocking its
+ * thread: its stack is set aside and the thread goes on with the worker loop
+ * on another stack (a spare one, or a new fiber), running other actors. When
+ * the wait ends, whoever ended it pushes the turn onto its worker's `ready`
+ * stack; the worker resumes it between two items, and the stack it was
+ * looping on becomes a spare. A turn always resumes on the thread it parked
+ * on. Every stack of a worker is, at any time, either running, parked (a
+ * waiting or ready turn), or spare (the loop, stopped between items). */
+
+/* How large a stack of our own is: what a worker thread gets. */
+#define STACK_SIZE (1024 * 1024)
+
+static void worker_loop(actor__pool *p, worker *w);
+
+/* Entry of a new loop stack. */
+static void loop_entry(void *arg)
 {
     worker *w = arg;
-    actor__pool *p = w->pool;
-    actor__runnable *item, *left;
 
-    tls_pool = p;
-    tls_worker = w;
+    worker_loop(w->pool, w);
+}
+
+/* A turn is ready to resume (owner, or anyone for the atomic stack). */
+static int ready_here(worker *w)
+{
+    return w->rhead != NULL || __atomic_load_n(&w->ready, __ATOMIC_SEQ_CST) != NULL;
+}
+
+/* Append the turns pushed on `ready` to the ordered list, oldest first. */
+static void collect_ready(worker *w)
+{
+    actor__fiber *s = __atomic_exchange_n(&w->ready, NULL, __ATOMIC_ACQUIRE);
+    actor__fiber *rev = NULL, *tail = s, *next;
+
+    if (s == NULL)
+        return;
+    for (; s; s = next) {
+        next = s->next;
+        s->next = rev;
+        rev = s;
+    }
+    if (w->rtail)
+        w->rtail->next = rev;
+    else
+        w->rhead = rev;
+    w->rtail = tail;
+}
+
+static actor__fiber *pop_ready(worker *w)
+{
+    actor__fiber *f;
+
+    if (w->rhead == NULL)
+        collect_ready(w);
+    if ((f = w->rhead) != NULL) {
+        w->rhead = f->next;
+        if (w->rhead == NULL)
+            w->rtail = NULL;
+    }
+    return f;
+}
+
+/* Can the calling thread park its turn? Sets up its own stack's record. */
+static worker *parking_worker(void)
+{
+    worker *w = tls_worker;
+
+    if (tls_pool == NULL || w == NULL || !w->active || w->blocked)
+        return NULL;
+    if (w->self == NULL) {
+        if ((w->self = actor__fiber_self()) == NULL)
+            return NULL;
+        w->self->owner = w;
+        w->cur = w->self;
+    }
+    return w;
+}
+
+int actor__pool_park(void (*arm)(actor__fiber *turn, void *arg), void *arg)
+{
+    worker *w = parking_worker();
+    actor__pool *p = tls_pool;
+    actor__fiber *me, *loop;
+    actor__runnable *left;
+
+    if (w == NULL)
+        return -1;
+    if ((loop = w->spare) != NULL) {
+        w->spare = loop->next;
+    } else {
+        if ((loop = actor__fiber_new(STACK_SIZE, loop_entry, w)) == NULL)
+            return -1;
+        loop->owner = w;
+    }
+    me = w->cur;
+    w->nparked++;
+    w->active = 0;
+    /* The thread is no longer in an item; what this turn put in the
+     * run-next slot goes to the queue, as when a thread blocks. */
+    left = __atomic_exchange_n(&w->next, NULL, __ATOMIC_ACQ_REL);
+    pthread_mutex_lock(&p->mu);
+    __atomic_store_n(&p->nrunning, p->nrunning - 1, __ATOMIC_RELAXED);
+    if (left) {
+        enqueue_locked(p, left);
+        wake_locked(p);
+    }
+    pthread_mutex_unlock(&p->mu);
+    /* From here on the wait may end and push `me`: only this thread
+     * resumes it, after the switch below. */
+    arm(me, arg);
+    w->cur = loop;
+    actor__fiber_switch(me, loop, 0);
+    return 0;
+}
+
+void actor__pool_unpark(actor__fiber *turn)
+{
+    worker *w = turn->owner;
+    actor__fiber *head = __atomic_load_n(&w->ready, __ATOMIC_RELAXED);
+
+    do {
+        turn->next = head;
+    } while (!__atomic_compare_exchange_n(&w->ready, &head, turn, 1, __ATOMIC_SEQ_CST,
+                                          __ATOMIC_RELAXED));
+    /* Pairs with the worker's store of `idle` before it looks at `ready`:
+     * either it sees the turn, or this sees it idle and wakes it. */
+    if (__atomic_load_n(&w->idle, __ATOMIC_SEQ_CST)) {
+        pthread_mutex_lock(&w->pool->mu);
+        pthread_cond_broadcast(&w->pool->cv);
+        pthread_mutex_unlock(&w->pool->mu);
+    }
+}
+
+int actor__pool_has_ready(void)
+{
+    worker *w = tls_worker;
+
+    return tls_pool != NULL && w != NULL && w->self != NULL && ready_here(w);
+}
+
+int actor__pool_yield(void)
+{
+    worker *w = parking_worker();
+    actor__fiber *me, *r;
+
+    if (w == NULL || (r = pop_ready(w)) == NULL)
+        return -1;
+    /* `me` takes r's place among the ready: counts and slot stay as are. */
+    me = w->cur;
+    me->next = NULL;
+    if (w->rtail)
+        w->rtail->next = me;
+    else
+        w->rhead = me;
+    w->rtail = me;
+    w->cur = r;
+    actor__fiber_switch(me, r, 0);
+    return 0;
+}
+
+/* The worker loop: take items and run them until the pool stops. Runs on
+ * the thread's own stack and on the fibers that go on with it while turns
+ * are parked; always returns on the thread's own stack. */
+static void worker_loop(actor__pool *p, worker *w)
+{
+    actor__runnable *item, *left;
     int ran = 0;
+
     pthread_mutex_lock(&p->mu);
     for (;;) {
         int spun = 0, stale = 0, slots = 0;
         struct steal_watch seen = {NULL, NULL, 0, 0};
+        if (ready_here(w)) {
+            /* A parked turn's wait ended: resume it; this stack waits as a
+             * spare until a turn parks and wants the loop to go on. */
+            actor__fiber *r = pop_ready(w), *me = w->cur;
+            __atomic_store_n(&p->nrunning, p->nrunning + 1, __ATOMIC_RELAXED);
+            pthread_mutex_unlock(&p->mu);
+            me->next = w->spare;
+            w->spare = me;
+            w->nparked--;
+            w->active = 1;
+            w->cur = r;
+            actor__fiber_switch(me, r, 0);
+            pthread_mutex_lock(&p->mu);
+            ran = 0;
+            continue;
+        }
         item = NULL;
+        /* Waiting for work (idle) is announced before `ready` is looked at
+         * again; see actor__pool_unpark. */
+        __atomic_store_n(&w->idle, 1, __ATOMIC_SEQ_CST);
         /* A thread that just ran an item goes on while anything is queued;
-         * an idle one joins only when wanted (or the head went stale). */
-        while (!p->stopping && (p->head == NULL || p->nrunning >= p->target ||
-                                (p->nrunning >= wanted(p) && !stale && !ran))) {
+         * an idle one joins only when wanted (or the head went stale). A
+         * stopping pool is left once drained and no turn of this thread
+         * is parked. */
+        while (!ready_here(w) && !(p->stopping && (p->head != NULL || w->nparked == 0)) &&
+               (p->head == NULL || p->nrunning >= p->target ||
+                (p->nrunning >= wanted(p) && !stale && !ran))) {
             const actor__runnable *watched = p->head;
             ran = 0;
             if (!spun && p->head == NULL && p->nspinning == 0 && p->nrunning < p->target) {
@@ -305,7 +499,10 @@ static void *worker_main(void *arg)
             if (item)
                 break;
         }
+        __atomic_store_n(&w->idle, 0, __ATOMIC_RELAXED);
         if (item == NULL) {
+            if (ready_here(w))
+                continue;
             if (p->head == NULL)
                 break; /* stopping and drained */
             item = p->head;
@@ -329,6 +526,39 @@ static void *worker_main(void *arg)
         ran = 1;
     }
     pthread_mutex_unlock(&p->mu);
+    if (w->self != NULL && w->cur != w->self) {
+        /* Leave on the thread's own stack, a spare now (nothing is
+         * parked): it goes round its loop once more and returns. */
+        actor__fiber *me = w->cur, **pp = &w->spare;
+        while (*pp != w->self)
+            pp = &(*pp)->next;
+        *pp = w->self->next;
+        me->next = w->spare;
+        w->spare = me;
+        w->cur = w->self;
+        actor__fiber_switch(me, w->self, 1);
+        abort(); /* never resumed */
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    actor__fiber *f;
+
+    tls_pool = w->pool;
+    tls_worker = w;
+    pthread_mutex_lock(&w->pool->mu);
+    w->pool->nstarting--;
+    pthread_mutex_unlock(&w->pool->mu);
+    worker_loop(w->pool, w);
+    /* Back on the thread's own stack: every other stack is a spare. */
+    while ((f = w->spare) != NULL) {
+        w->spare = f->next;
+        actor__fiber_free(f);
+    }
+    actor__fiber_free(w->self);
+    w->self = w->cur = NULL;
     return NULL;
 }
 
@@ -345,6 +575,8 @@ static int spawn_locked(actor__pool *p)
         return ACTOR_ERROR;
     /* Release: a polling worker that sees the count sees the slot's init. */
     __atomic_store_n(&p->nthreads, p->nthreads + 1, __ATOMIC_RELEASE);
+    /* Coming: until it is in its loop, pushes wake or start no other. */
+    p->nstarting++;
     return 0;
 }
 
@@ -406,7 +638,7 @@ static void wake_locked(actor__pool *p)
         }
         return;
     }
-    if (want <= (size_t)p->nwaking + p->nspinning)
+    if (want <= (size_t)p->nwaking + p->nspinning + p->nstarting)
         return;
     if (p->nidle > p->nwaking) {
         p->nwaking++;

@@ -13,11 +13,15 @@
 #include "internal.h"
 
 /* The write staged by the invoke turn running on this thread. */
-static _Thread_local struct {
-    actor__actor *a; /* the turn's actor while staging is open, else NULL */
-    int staged;      /* a write is staged */
-    actor__staged w;
-} tls_stage;
+static _Thread_local actor__stage_tls tls_stage;
+
+void actor__stage_swap(actor__stage_tls *t)
+{
+    actor__stage_tls tmp = tls_stage;
+
+    tls_stage = *t;
+    *t = tmp;
+}
 
 void actor__stage_open(actor__actor *a)
 {

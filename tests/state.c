@@ -3,8 +3,10 @@
  * set/get/delete, expiry invisible at once (before any purge), a write
  * without TTL clearing an earlier expiry, empty and 1 MiB values, awkward
  * IDs stored verbatim, the ctx form inside turns (and refused outside),
- * concurrent writers folded into group commits, and staged writes
- * (committed when the turn ends, before its caller is answered).
+ * concurrent writers folded into group commits, staged writes
+ * (committed when the turn ends, before its caller is answered), and turns
+ * parked while their write commits (one turn per actor at a time, in order,
+ * still themselves when resumed, no thread each, through a stop).
  */
 #include "test.h"
 
@@ -424,6 +426,191 @@ static void test_staged_increments(void)
     actor_host_free(h);
 }
 
+/* ---- turns parked on the group commit -------------------------------------
+ * A turn waiting for its write to commit is parked, and its worker runs
+ * other actors meanwhile. Each "step" turn: checks that no other turn of its
+ * actor runs (one at a time, even while it is parked), writes its number
+ * with a blocking set, then stages "<n>s" through its ctx (refused unless
+ * the turn is still itself on its thread after resuming). */
+#define PARK_ACTORS 64
+#define PARK_STEPS  20
+
+struct parker {
+    int busy;
+    int seen; /* steps turned, in order */
+};
+
+static int g_park_bad;
+
+static void park_bad(const char *what)
+{
+    if (__atomic_add_fetch(&g_park_bad, 1, __ATOMIC_SEQ_CST) == 1)
+        fprintf(stderr, "parked turn: %s\n", what);
+}
+
+static int parker_activate(void **instance, actor_ctx *ctx, void *payload)
+{
+    *instance = calloc(1, sizeof(struct parker));
+    return *instance ? 0 : ACTOR_ENOMEM;
+}
+
+static void parker_deactivate(void *instance, actor_ctx *ctx, void *payload)
+{
+    free(instance);
+}
+
+static int parker_invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *method,
+                         const void *req, size_t len, void *payload)
+{
+    struct parker *pk = instance;
+    char val[32];
+    long n;
+    int k, rc;
+
+    if (len != sizeof(n))
+        return actor_error_set(ACTOR_EINVAL, "step wants a long");
+    memcpy(&n, req, sizeof(n));
+    if (pk->busy)
+        park_bad("two turns of one actor at once");
+    if (n != pk->seen)
+        park_bad("steps out of order");
+    pk->busy = 1;
+    k = snprintf(val, sizeof(val), "%ld", n);
+    if ((rc = actor_ctx_state_set(ctx, val, (size_t)k, 0)) != 0) {
+        pk->busy = 0;
+        return rc;
+    }
+    /* Staging checks that ctx is the turn running on this thread. */
+    k = snprintf(val, sizeof(val), "%lds", n);
+    rc = actor_ctx_state_stage_set(ctx, val, (size_t)k, 0);
+    pk->seen++;
+    pk->busy = 0;
+    return rc;
+}
+
+/* Threads of this process, from /proc. */
+static long process_threads(void)
+{
+    char line[256];
+    long n = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "Threads:", 8) == 0)
+            n = strtol(line + 8, NULL, 10);
+    fclose(f);
+    return n;
+}
+
+struct park_count {
+    long answered;
+    long failed;
+    long refused; /* ACTOR_ESHUTDOWN: the host stopped first */
+};
+
+static void park_done(int error, const void *resp, size_t len, void *payload)
+{
+    struct park_count *pc = payload;
+
+    if (error == ACTOR_ESHUTDOWN)
+        __atomic_add_fetch(&pc->refused, 1, __ATOMIC_SEQ_CST);
+    else if (error)
+        __atomic_add_fetch(&pc->failed, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&pc->answered, 1, __ATOMIC_SEQ_CST);
+}
+
+static actor_host *start_parker_host(const char *name)
+{
+    char url[700];
+    actor_host_options o;
+    actor_type t = ACTOR_TYPE_INIT;
+    actor_host *h = NULL;
+
+    actor_host_options_init(&o);
+    o.workers = 1;
+    t.name = "parker";
+    t.activate = parker_activate;
+    t.deactivate = parker_deactivate;
+    t.invoke = parker_invoke;
+    if (actor_host_new(&h, t_sqlite_url(url, sizeof(url), name), &o) != 0 ||
+        actor_host_register(h, &t, NULL) != 0 || actor_host_start(h) != 0) {
+        fprintf(stderr, "host: %s\n", actor_error_last());
+        actor_host_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* Send every actor its steps, actor after actor, step after step. */
+static int send_steps(actor_host *h, struct park_count *pc)
+{
+    char id[32];
+
+    for (long n = 0; n < PARK_STEPS; n++)
+        for (int i = 0; i < PARK_ACTORS; i++) {
+            snprintf(id, sizeof(id), "p%d", i);
+            int rc = actor_invoke_async(h, "parker", id, "step", &n, sizeof(n), park_done, pc);
+            if (rc != 0)
+                return rc;
+        }
+    return 0;
+}
+
+static void test_parked_turns(void)
+{
+    actor_host *h = start_parker_host("parked.db");
+    actor_buf b = ACTOR_BUF_INIT;
+    struct park_count pc = {0, 0, 0};
+    const long total = (long)PARK_ACTORS * PARK_STEPS;
+    long before, after;
+    char id[32], want[32];
+
+    T_ASSERT(h != NULL);
+    g_park_bad = 0;
+    before = process_threads();
+    T_ASSERT(before > 0);
+    T_OK(send_steps(h, &pc));
+    T_ASSERT(T_WAIT_UNTIL(__atomic_load_n(&pc.answered, __ATOMIC_SEQ_CST) == total, 60000));
+    T_EQ(pc.failed, 0);
+    T_EQ(g_park_bad, 0);
+    for (int i = 0; i < PARK_ACTORS; i++) {
+        snprintf(id, sizeof(id), "p%d", i);
+        snprintf(want, sizeof(want), "%ds", PARK_STEPS - 1);
+        T_OK(actor_state_get(&b, h, "parker", id));
+        T_STREQ(b.ptr, want);
+    }
+    /* 64 turns waited on the store at once on one worker: parked, they
+     * needed no thread each (a blocked thread each would be 64 more). */
+    after = process_threads();
+    if (after - before >= 8)
+        T_FAIL("%ld threads before the writes, %ld after", before, after);
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
+/* Stopping the host while turns are parked: each message is answered
+ * exactly once (done, or refused because the host stopped), nothing
+ * hangs, and what was answered as done is stored. */
+static void test_parked_turns_stop(void)
+{
+    actor_host *h = start_parker_host("parkstop.db");
+    struct park_count pc = {0, 0, 0};
+    const long total = (long)PARK_ACTORS * PARK_STEPS;
+
+    T_ASSERT(h != NULL);
+    g_park_bad = 0;
+    T_OK(send_steps(h, &pc));
+    /* Some turns are in flight or parked when the stop begins. */
+    T_ASSERT(T_WAIT_UNTIL(__atomic_load_n(&pc.answered, __ATOMIC_SEQ_CST) > 0, 60000));
+    T_OK(actor_host_stop(h));
+    T_EQ(__atomic_load_n(&pc.answered, __ATOMIC_SEQ_CST), total);
+    T_EQ(pc.failed, 0);
+    T_EQ(g_park_bad, 0);
+    actor_host_free(h);
+}
+
 int main(void)
 {
     T_RUN(test_absent_set_get_delete);
@@ -434,5 +621,7 @@ int main(void)
     T_RUN(test_concurrent_writers);
     T_RUN(test_staged_writes);
     T_RUN(test_staged_increments);
+    T_RUN(test_parked_turns);
+    T_RUN(test_parked_turns_stop);
     return t_done();
 }
