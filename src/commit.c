@@ -348,9 +348,11 @@ int actor__commit_apply(actor__commit *c, actor_store_op **ops, size_t n)
             if (__atomic_load_n(&self.done, __ATOMIC_ACQUIRE))
                 goto out;
             pthread_mutex_lock(&c->mu);
-        } else if (!self.yielded && c->queued_ops < c->last_batch && actor__pool_has_ready()) {
-            /* Turns of this worker that the last batch completed have not
-             * sent their next writes yet: they go first, once. */
+        } else if (!self.yielded && actor__pool_has_ready()) {
+            /* Turns of this worker that a batch completed have not sent
+             * their next writes yet: they go first, once (only this
+             * thread can resume them, and a caller that leads again and
+             * again would starve them). */
             self.yielded = 1;
             yield(c);
         } else {

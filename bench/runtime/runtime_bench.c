@@ -545,14 +545,37 @@ static double naive_writes(const char *url, long n)
  * state sets of `batch` distinct keys per apply (one transaction each, what
  * a perfect group commit of `batch` concurrent writers would send), from
  * one thread, on the same store. */
-static double ceiling_writes(const char *url, long n, long batch)
+static double ceiling_writes(const char *url, long n, long batch, int fenced)
 {
-    actor_provider *p = open_store(url, "ceiling_");
+    actor_provider *p = open_store(url, fenced ? "fenced_" : "ceiling_");
     actor_store_op *ops = calloc((size_t)batch, sizeof(*ops));
     actor_store_op **ptrs = calloc((size_t)batch, sizeof(*ptrs));
     char(*ids)[32] = calloc((size_t)batch, 32);
     char(*vals)[32] = calloc((size_t)batch, 32);
+    uint64_t *epochs = calloc((size_t)batch, sizeof(*epochs));
     double t0;
+
+    if (fenced) {
+        /* Fenced as the runtime writes them: each write checks, in its
+         * transaction, that this host still holds the key's lease. */
+        for (long i = 0; i < batch; i++) {
+            memset(&ops[i], 0, sizeof(ops[i]));
+            snprintf(ids[i], 32, "w%ld", i);
+            ops[i].kind = ACTOR_STORE_LEASE_ACQUIRE;
+            ops[i].type = "c";
+            ops[i].id = ids[i];
+            ops[i].fence_host = "ceiling-host";
+            ptrs[i] = &ops[i];
+        }
+        if (p->apply(p, ptrs, (size_t)batch) != 0)
+            die("ceiling leases");
+        for (long i = 0; i < batch; i++) {
+            if (ops[i].result != 0)
+                die("ceiling lease taken");
+            epochs[i] = ops[i].out_epoch;
+            actor_store_op_dispose(&ops[i]);
+        }
+    }
 
     t0 = now_s();
     for (long done = 0; done < n; done += batch) {
@@ -566,10 +589,17 @@ static double ceiling_writes(const char *url, long n, long batch)
              * which would make a commit free. */
             ops[i].value = vals[i];
             ops[i].value_len = (size_t)snprintf(vals[i], 32, "{\"n\":%ld}", done + i);
+            if (fenced) {
+                ops[i].fence_host = "ceiling-host";
+                ops[i].fence_epoch = epochs[i];
+            }
             ptrs[i] = &ops[i];
         }
         if (p->apply(p, ptrs, (size_t)batch) != 0)
             die("ceiling apply");
+        for (long i = 0; fenced && i < batch; i++)
+            if (ops[i].result != 0)
+                die("ceiling write fenced off");
     }
     double rate = (double)n / (now_s() - t0);
     actor_provider_free(p);
@@ -577,6 +607,7 @@ static double ceiling_writes(const char *url, long n, long batch)
     free(ptrs);
     free(ids);
     free(vals);
+    free(epochs);
     return rate;
 }
 
@@ -606,16 +637,17 @@ static void writes(const char *url, long total)
 {
     int counts[] = {1, 8, 64};
     char sch[32];
-    double naive, ceiling;
+    double naive, ceiling, fenced;
 
     /* Warm the store up first: a fresh file's WAL grows with every commit,
      * and growing a file costs a metadata sync per commit, far more than
      * the steady state in which the WAL's space is reused. */
-    (void)ceiling_writes(url, total / 2 > 64 ? total / 2 : 64, 1);
+    (void)ceiling_writes(url, total / 2 > 64 ? total / 2 : 64, 1, 0);
     naive = naive_writes(url, total / 8 > 50 ? total / 8 : 50);
     for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
         int nw = counts[k];
-        ceiling = ceiling_writes(url, total / 4 > nw ? total / 4 : nw, nw);
+        ceiling = ceiling_writes(url, total / 4 > nw ? total / 4 : nw, nw, 0);
+        fenced = ceiling_writes(url, total / 4 > nw ? total / 4 : nw, nw, 1);
         actor_host *h = start_host(url, 0);
         long each = total / nw > 0 ? total / nw : 1;
         double t0, dt, rate;
@@ -643,9 +675,10 @@ static void writes(const char *url, long total)
         rate = (double)(each * nw) / dt;
         printf("bench runtime writes store=%s writers=%d writes=%ld writes_per_s=%.0f "
                "baseline_naive_tx_per_write_per_s=%.0f ratio_naive=%.3f "
-               "ceiling_same_batch_per_s=%.0f ratio_ceiling=%.3f\n",
+               "ceiling_same_batch_per_s=%.0f ratio_ceiling=%.3f "
+               "ceiling_fenced_per_s=%.0f ratio_ceiling_fenced=%.3f\n",
                scheme(url, sch, sizeof(sch)), nw, each * nw, rate, naive, rate / naive, ceiling,
-               rate / ceiling);
+               rate / ceiling, fenced, rate / fenced);
 
         /* The same writes staged (actor_ctx_state_stage_set): one write per
          * turn, committed before the turn is answered; the answer sends the
@@ -668,9 +701,10 @@ static void writes(const char *url, long total)
         rate = (double)(each * nw) / dt;
         printf("bench runtime writes-staged store=%s writers=%d writes=%ld writes_per_s=%.0f "
                "baseline_naive_tx_per_write_per_s=%.0f ratio_naive=%.3f "
-               "ceiling_same_batch_per_s=%.0f ratio_ceiling=%.3f\n",
+               "ceiling_same_batch_per_s=%.0f ratio_ceiling=%.3f "
+               "ceiling_fenced_per_s=%.0f ratio_ceiling_fenced=%.3f\n",
                scheme(url, sch, sizeof(sch)), nw, each * nw, rate, naive, rate / naive, ceiling,
-               rate / ceiling);
+               rate / ceiling, fenced, rate / fenced);
         free(st);
         actor_host_free(h);
     }
