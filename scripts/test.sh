@@ -3,7 +3,8 @@
 # then builds and runs the whole suite three times:
 #   1. a normal build (RelWithDebInfo): every test, the PostgreSQL ones
 #      against a private server started by scripts/with-postgres.sh;
-#   2. AddressSanitizer + UndefinedBehaviorSanitizer: every test again;
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer: every test again, with
+#      the portable fiber switch (swapcontext) instead of the assembly one;
 #   3. ThreadSanitizer: the runtime, provider and multi-process tests.
 # Build trees: build-test/, build-asan/, build-tsan/. Exits non-zero on the
 # first failure.
@@ -33,7 +34,9 @@ build build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run_ctest build-test
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
-build build-asan -DCMAKE_BUILD_TYPE=Debug "-DACTOR_SANITIZER=address,undefined"
+# (with the portable swapcontext() fiber switch; the others use assembly)
+build build-asan -DCMAKE_BUILD_TYPE=Debug "-DACTOR_SANITIZER=address,undefined" \
+    -DACTOR_FIBER_UCONTEXT=ON
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     run_ctest build-asan -LE "bench|slow"
 
