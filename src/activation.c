@@ -42,12 +42,45 @@ const actor__frame *actor__current_frame(void)
     return tls_frame;
 }
 
-const actor__frame *actor__frame_swap(const actor__frame *frame)
-{
-    const actor__frame *old = tls_frame;
+/* What a turn keeps in thread-local variables: taken out of the thread's
+ * way while the turn is parked or yields, since other turns run on the
+ * thread meanwhile, and put back when it resumes (on the same thread). */
+typedef struct turn_tls {
+    const actor__frame *frame;
+    actor__stage_tls stage;
+} turn_tls;
 
-    tls_frame = frame;
-    return old;
+static void turn_tls_swap(turn_tls *t)
+{
+    const actor__frame *f = tls_frame;
+
+    tls_frame = t->frame;
+    t->frame = f;
+    actor__stage_swap(&t->stage);
+}
+
+int actor__turn_park(void (*arm)(actor__fiber *turn, void *arg), void *arg)
+{
+    turn_tls t;
+    int rc;
+
+    memset(&t, 0, sizeof(t));
+    turn_tls_swap(&t);
+    rc = actor__pool_park(arm, arg);
+    turn_tls_swap(&t);
+    return rc;
+}
+
+int actor__turn_yield(void)
+{
+    turn_tls t;
+    int rc;
+
+    memset(&t, 0, sizeof(t));
+    turn_tls_swap(&t);
+    rc = actor__pool_yield();
+    turn_tls_swap(&t);
+    return rc;
 }
 
 int actor__ctx_check(const actor_ctx *ctx, const char *fn)

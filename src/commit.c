@@ -248,20 +248,6 @@ void actor__commit_submit(actor__commit *c, actor__commit_req *r)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* What a turn keeps in thread-local variables: taken out of the thread's
- * way while the turn is parked or yields, since other turns run on the
- * thread meanwhile. */
-typedef struct turn_tls {
-    const actor__frame *frame;
-    actor__stage_tls stage;
-} turn_tls;
-
-static void turn_tls_swap(turn_tls *t)
-{
-    t->frame = actor__frame_swap(t->frame);
-    actor__stage_swap(&t->stage);
-}
-
 struct park_arg {
     actor__commit *c;
     actor__commit_req *r;
@@ -282,28 +268,17 @@ static void arm(actor__fiber *turn, void *arg)
 static int park(actor__commit *c, actor__commit_req *r)
 {
     struct park_arg pa = {c, r};
-    turn_tls t;
-    int rc;
 
-    memset(&t, 0, sizeof(t));
-    turn_tls_swap(&t);
-    rc = actor__pool_park(arm, &pa);
-    turn_tls_swap(&t);
-    return rc;
+    return actor__turn_park(arm, &pa);
 }
 
-/* Let the turns of this worker that the last batch completed (they are
- * ready, not yet resumed) send their next writes before this caller leads
- * a batch. Called and returns with c->mu held. */
+/* Let the turns of this worker that a batch completed (they are ready, not
+ * yet resumed) send their next writes before this caller leads a batch.
+ * Called and returns with c->mu held. */
 static void yield(actor__commit *c)
 {
-    turn_tls t;
-
-    memset(&t, 0, sizeof(t));
     pthread_mutex_unlock(&c->mu);
-    turn_tls_swap(&t);
-    (void)actor__pool_yield();
-    turn_tls_swap(&t);
+    (void)actor__turn_yield();
     pthread_mutex_lock(&c->mu);
 }
 

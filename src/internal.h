@@ -164,6 +164,7 @@ enum { ACTOR__MSG_INVOKE = 1, ACTOR__MSG_HALT = 2 };
 typedef struct actor__waiter {
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    actor__fiber *parked; /* the caller's turn, when parked (under mu) */
     int done;
     int rc;
     actor_buf *response; /* where the response goes; may be NULL */
@@ -346,9 +347,11 @@ void actor__table_wait_empty(actor__table *table);
 void actor__activation_run(actor__runnable *item, void *payload);
 /* The frame of the turn running on this thread, or NULL. */
 const actor__frame *actor__current_frame(void);
-/* Make `frame` the thread's current one; returns the one it replaces (a turn
- * that parks takes its frame out of the thread's way meanwhile). */
-const actor__frame *actor__frame_swap(const actor__frame *frame);
+/* actor__pool_park and actor__pool_yield for the turn running on this
+ * thread: what it keeps in thread-local variables (its frame, its staged
+ * write) is set aside while other turns run on the thread, and restored. */
+int actor__turn_park(void (*arm)(actor__fiber *turn, void *arg), void *arg);
+int actor__turn_yield(void);
 /* 0 if ctx is the actor running on this thread, else ACTOR_ESTATE. */
 int actor__ctx_check(const actor_ctx *ctx, const char *fn);
 /* Drop the activation's cache slot. */

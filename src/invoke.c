@@ -53,8 +53,17 @@ void actor__msg_complete(actor__msg *m, int rc, actor_buf *response, const char 
             actor_buf_clear(w->response);
         }
         w->done = 1;
-        pthread_cond_signal(&w->cv);
-        pthread_mutex_unlock(&w->mu);
+        if (w->parked != NULL) {
+            /* A parked turn resumes only once unparked, on its own
+             * thread: `w` stays valid until then. */
+            actor__fiber *turn = w->parked;
+            w->parked = NULL;
+            pthread_mutex_unlock(&w->mu);
+            actor__pool_unpark(turn);
+        } else {
+            pthread_cond_signal(&w->cv);
+            pthread_mutex_unlock(&w->mu);
+        }
     } else if (m->cb) {
         if (rc != 0)
             actor_error_set(rc, "%s", errmsg ? errmsg : "");
@@ -166,6 +175,15 @@ static int by_ref(target *t, const actor_ref *ref, const char *fn, const char *m
     return check_call(ref->host, a->type, a->type->name, a->id, method, request, request_len);
 }
 
+/* A blocking caller's turn parks: publish it for actor__msg_complete. */
+static void arm_waiter(actor__fiber *turn, void *arg)
+{
+    actor__waiter *w = arg;
+
+    w->parked = turn;
+    pthread_mutex_unlock(&w->mu);
+}
+
 /* The invokes themselves, on checked arguments. */
 static int invoke_blocking(actor_buf *response, const target *t, const char *method,
                            const void *request, size_t request_len)
@@ -201,7 +219,10 @@ static int invoke_blocking(actor_buf *response, const target *t, const char *met
         actor__msgmem_free(m);
     } else {
         pthread_mutex_lock(&w.mu);
-        if (!w.done) {
+        if (!w.done && actor__turn_park(arm_waiter, &w) == 0) {
+            /* Parked (w.mu released by arm_waiter); resumed once done. */
+        } else if (!w.done) {
+            /* Not a turn that can park: block the thread. */
             pthread_mutex_unlock(&w.mu);
             actor__pool_block_enter();
             pthread_mutex_lock(&w.mu);

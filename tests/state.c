@@ -488,22 +488,6 @@ static int parker_invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const 
     return rc;
 }
 
-/* Threads of this process, from /proc. */
-static long process_threads(void)
-{
-    char line[256];
-    long n = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (strncmp(line, "Threads:", 8) == 0)
-            n = strtol(line + 8, NULL, 10);
-    fclose(f);
-    return n;
-}
-
 struct park_count {
     long answered;
     long failed;
@@ -569,7 +553,7 @@ static void test_parked_turns(void)
 
     T_ASSERT(h != NULL);
     g_park_bad = 0;
-    before = process_threads();
+    before = t_process_threads();
     T_ASSERT(before > 0);
     T_OK(send_steps(h, &pc));
     T_ASSERT(T_WAIT_UNTIL(__atomic_load_n(&pc.answered, __ATOMIC_SEQ_CST) == total, 60000));
@@ -583,7 +567,7 @@ static void test_parked_turns(void)
     }
     /* 64 turns waited on the store at once on one worker: parked, they
      * needed no thread each (a blocked thread each would be 64 more). */
-    after = process_threads();
+    after = t_process_threads();
     if (after - before >= 8)
         T_FAIL("%ld threads before the writes, %ld after", before, after);
     actor_buf_dispose(&b);

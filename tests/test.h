@@ -195,6 +195,22 @@ static inline void t_sleep_ms(int64_t ms)
  * inside it ("<dir>/<name>") in buf. The directory is under $TMPDIR (or
  * /tmp); t_done() removes it when every test passed and keeps it for
  * inspection otherwise. */
+/* Threads of this process (from /proc), or -1. */
+static inline long t_process_threads(void)
+{
+    char line[256];
+    long n = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "Threads:", 8) == 0)
+            n = strtol(line + 8, NULL, 10);
+    fclose(f);
+    return n;
+}
+
 static inline const char *t_tmp_path(char *buf, size_t size, const char *name)
 {
     if (t_dir[0] == '\0') {

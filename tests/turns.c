@@ -125,6 +125,18 @@ static int invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *m
         if (rc == 0)
             rc = actor_buf_put(resp, r.ptr, r.size);
         actor_buf_dispose(&r);
+    } else if (strcmp(method, "callk") == 0) {
+        /* Blocking invoke of the actor named in the request (the turn is
+         * parked meanwhile), then a ctx call: refused unless this turn is
+         * still the one running on its thread. */
+        actor_buf r = ACTOR_BUF_INIT;
+        static const char tag = 0;
+        rc = actor_invoke(&r, g_host, "t", (const char *)req, "count", NULL, 0);
+        if (rc == 0)
+            rc = actor_ctx_cache_set(ctx, &tag, NULL, NULL);
+        if (rc == 0)
+            rc = actor_buf_put(resp, r.ptr, r.size);
+        actor_buf_dispose(&r);
     } else if (strcmp(method, "call2") == 0) {
         /* Blocking invoke of the first ID, asking it to call the second. */
         char first[64], second[64];
@@ -284,6 +296,57 @@ static void test_error_does_not_poison(void)
     T_STREQ(r.ptr, "3"); /* same activation: the instance survived */
     T_EQ(actor_invoke(&r, h, "t", "e1", "nosuch", NULL, 0), ACTOR_EINVAL);
     T_CONTAINS(actor_error_last(), "unknown method nosuch");
+    actor_buf_dispose(&r);
+    actor_host_free(h);
+}
+
+/* Blocking invokes from turns park them: 32 callers on one worker, each
+ * waiting on its own callee several times, need no thread each; each caller
+ * still runs one turn at a time, in order, and is itself after resuming. */
+#define CALLERS 32
+#define CALLS   5
+
+static void call_done(int error, const void *resp, size_t len, void *payload)
+{
+    long *count = payload;
+
+    if (error || len == 0)
+        __atomic_add_fetch(&count[1], 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&count[0], 1, __ATOMIC_SEQ_CST);
+}
+
+static void test_parked_calls(void)
+{
+    actor_host *h = start_host(1);
+    actor_buf r = ACTOR_BUF_INIT;
+    long count[2] = {0, 0}, before, after;
+    char caller[32], callee[32], want[32];
+
+    T_ASSERT(h != NULL);
+    before = t_process_threads();
+    for (int k = 0; k < CALLS; k++)
+        for (int i = 0; i < CALLERS; i++) {
+            snprintf(caller, sizeof(caller), "caller%d", i);
+            snprintf(callee, sizeof(callee), "callee%d", i);
+            T_OK(actor_invoke_async(h, "t", caller, "callk", callee, strlen(callee) + 1, call_done,
+                                    count));
+        }
+    T_ASSERT(T_WAIT_UNTIL(__atomic_load_n(&count[0], __ATOMIC_SEQ_CST) == CALLERS * CALLS, 30000));
+    T_EQ(count[1], 0);
+    for (int i = 0; i < CALLERS; i++) {
+        snprintf(caller, sizeof(caller), "caller%d", i);
+        snprintf(callee, sizeof(callee), "callee%d", i);
+        /* No overlap, nothing out of order, CALLS turns before this one. */
+        T_OK(actor_invoke(&r, h, "t", caller, "report", NULL, 0));
+        snprintf(want, sizeof(want), "0 0 %d", CALLS);
+        T_STREQ(r.ptr, want);
+        T_OK(actor_invoke(&r, h, "t", callee, "count", NULL, 0));
+        snprintf(want, sizeof(want), "%d", CALLS + 1);
+        T_STREQ(r.ptr, want);
+    }
+    after = t_process_threads();
+    if (after - before >= 8)
+        T_FAIL("%ld threads before the calls, %ld after", before, after);
     actor_buf_dispose(&r);
     actor_host_free(h);
 }
@@ -607,6 +670,7 @@ int main(void)
     T_RUN(test_parallel_actors);
     T_RUN(test_error_does_not_poison);
     T_RUN(test_blocking_call_chain);
+    T_RUN(test_parked_calls);
     T_RUN(test_async_invoke);
     T_RUN(test_refs);
     T_RUN(test_ref_lifetimes);
