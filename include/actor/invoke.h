@@ -20,9 +20,12 @@ ACTOR_BEGIN_DECLS
  * ACTOR_ESHUTDOWN when the host is stopping, ACTOR_ELEASE when another live
  * host holds the actor (the message names its address).
  *
- * From inside a turn, a blocking invoke of an actor that is already waiting
- * in the current chain of blocking calls (the actor itself, or one that
- * called it) returns ACTOR_EDEADLK at once instead of hanging.
+ * From inside a turn, the turn is parked while it waits: its worker runs
+ * other actors meanwhile and the turn resumes on the same thread (hold no
+ * lock across the call; see docs/concepts.md). A blocking invoke of an
+ * actor that is already waiting in the current chain of blocking calls (the
+ * actor itself, or one that called it) returns ACTOR_EDEADLK at once
+ * instead of hanging.
  * Any thread.
  */
 ACTOR_API int actor_invoke(actor_buf *response, actor_host *host, const char *type, const char *id,

@@ -34,7 +34,9 @@ ACTOR_API int actor_ctx_state_get(actor_buf *out, actor_ctx *ctx);
 /* Store `len` bytes as the actor's state. `ttl_ms` > 0 expires it that many
  * milliseconds from now (at most ACTOR_TTL_MAX); 0 means it never expires;
  * every write replaces the previous expiry. ACTOR_ELEASE if this host no longer holds the actor's
- * lease (the write is not applied). */
+ * lease (the write is not applied). Returns once the write is committed;
+ * meanwhile the turn is parked and its worker runs other actors (hold no
+ * lock across the call). */
 ACTOR_API int actor_ctx_state_set(actor_ctx *ctx, const void *value, size_t len, int64_t ttl_ms);
 
 /* Delete the actor's state. ACTOR_ENOTFOUND when nothing was stored. */
