@@ -633,11 +633,16 @@ static void stage_next(int error, const void *resp, size_t len, void *payload)
     count_done(1);
 }
 
+static double best(double a, double b)
+{
+    return a > b ? a : b;
+}
+
 static void writes(const char *url, long total)
 {
     int counts[] = {1, 8, 64};
     char sch[32];
-    double naive, ceiling, fenced;
+    double naive, ceiling, fenced, blocking;
 
     /* Warm the store up first: a fresh file's WAL grows with every commit,
      * and growing a file costs a metadata sync per commit, far more than
@@ -646,8 +651,13 @@ static void writes(const char *url, long total)
     naive = naive_writes(url, total / 8 > 50 ? total / 8 : 50);
     for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
         int nw = counts[k];
-        ceiling = ceiling_writes(url, total / 4 > nw ? total / 4 : nw, nw, 0);
-        fenced = ceiling_writes(url, total / 4 > nw ? total / 4 : nw, nw, 1);
+        /* The ceilings are measured before and after the runtime's runs
+         * and the better of the two counts: a ceiling is the best the store
+         * does, and on a shared machine one short measurement may land in
+         * a slow moment. */
+        long cn = total / 4 > nw ? total / 4 : nw;
+        ceiling = ceiling_writes(url, cn, nw, 0);
+        fenced = ceiling_writes(url, cn, nw, 1);
         actor_host *h = start_host(url, 0);
         long each = total / nw > 0 ? total / nw : 1;
         double t0, dt, rate;
@@ -673,12 +683,7 @@ static void writes(const char *url, long total)
         wait_done();
         dt = now_s() - t0;
         rate = (double)(each * nw) / dt;
-        printf("bench runtime writes store=%s writers=%d writes=%ld writes_per_s=%.0f "
-               "baseline_naive_tx_per_write_per_s=%.0f ratio_naive=%.3f "
-               "ceiling_same_batch_per_s=%.0f ratio_ceiling=%.3f "
-               "ceiling_fenced_per_s=%.0f ratio_ceiling_fenced=%.3f\n",
-               scheme(url, sch, sizeof(sch)), nw, each * nw, rate, naive, rate / naive, ceiling,
-               rate / ceiling, fenced, rate / fenced);
+        blocking = rate;
 
         /* The same writes staged (actor_ctx_state_stage_set): one write per
          * turn, committed before the turn is answered; the answer sends the
@@ -699,14 +704,19 @@ static void writes(const char *url, long total)
         wait_done();
         dt = now_s() - t0;
         rate = (double)(each * nw) / dt;
-        printf("bench runtime writes-staged store=%s writers=%d writes=%ld writes_per_s=%.0f "
-               "baseline_naive_tx_per_write_per_s=%.0f ratio_naive=%.3f "
-               "ceiling_same_batch_per_s=%.0f ratio_ceiling=%.3f "
-               "ceiling_fenced_per_s=%.0f ratio_ceiling_fenced=%.3f\n",
-               scheme(url, sch, sizeof(sch)), nw, each * nw, rate, naive, rate / naive, ceiling,
-               rate / ceiling, fenced, rate / fenced);
         free(st);
         actor_host_free(h);
+        ceiling = best(ceiling, ceiling_writes(url, cn, nw, 0));
+        fenced = best(fenced, ceiling_writes(url, cn, nw, 1));
+        for (int staged = 0; staged < 2; staged++) {
+            double r = staged ? rate : blocking;
+            printf("bench runtime %s store=%s writers=%d writes=%ld writes_per_s=%.0f "
+                   "baseline_naive_tx_per_write_per_s=%.0f ratio_naive=%.3f "
+                   "ceiling_same_batch_per_s=%.0f ratio_ceiling=%.3f "
+                   "ceiling_fenced_per_s=%.0f ratio_ceiling_fenced=%.3f\n",
+                   staged ? "writes-staged" : "writes", scheme(url, sch, sizeof(sch)), nw,
+                   each * nw, r, naive, r / naive, ceiling, r / ceiling, fenced, r / fenced);
+        }
     }
 }
 
