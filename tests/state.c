@@ -595,6 +595,78 @@ static void test_parked_turns_stop(void)
     actor_host_free(h);
 }
 
+/* Hooks that write: each activate ends with "a" and each deactivate with
+ * "d", with blocking sets that park the hook; 32 actors on one worker, the
+ * deactivations run by the stop. */
+#define HOOK_ACTORS 32
+
+/* Two writes each: the second is refused unless the hook is still itself
+ * on its thread after the first parked it. */
+static int hookw_activate(void **instance, actor_ctx *ctx, void *payload)
+{
+    int rc = actor_ctx_state_set(ctx, "x", 1, 0);
+    return rc ? rc : actor_ctx_state_set(ctx, "a", 1, 0);
+}
+
+static void hookw_deactivate(void *instance, actor_ctx *ctx, void *payload)
+{
+    if (actor_ctx_state_set(ctx, "x", 1, 0) != 0 || actor_ctx_state_set(ctx, "d", 1, 0) != 0)
+        park_bad(actor_error_last());
+}
+
+static int hookw_invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *method,
+                        const void *req, size_t len, void *payload)
+{
+    return actor_ctx_state_get(resp, ctx);
+}
+
+static void test_parked_hooks(void)
+{
+    char url[700], id[32];
+    actor_host_options o;
+    actor_type t = ACTOR_TYPE_INIT;
+    actor_host *h = NULL;
+    actor_buf b = ACTOR_BUF_INIT;
+    struct park_count pc = {0, 0, 0};
+
+    actor_host_options_init(&o);
+    o.workers = 1;
+    t.name = "hookw";
+    t.activate = hookw_activate;
+    t.deactivate = hookw_deactivate;
+    t.invoke = hookw_invoke;
+    t_sqlite_url(url, sizeof(url), "hooks.db");
+    g_park_bad = 0;
+    T_OK(actor_host_new(&h, url, &o));
+    T_OK(actor_host_register(h, &t, NULL));
+    T_OK(actor_host_start(h));
+    for (int i = 0; i < HOOK_ACTORS; i++) {
+        snprintf(id, sizeof(id), "h%d", i);
+        T_OK(actor_invoke_async(h, "hookw", id, "get", NULL, 0, park_done, &pc));
+    }
+    T_ASSERT(T_WAIT_UNTIL(__atomic_load_n(&pc.answered, __ATOMIC_SEQ_CST) == HOOK_ACTORS, 60000));
+    T_EQ(pc.failed, 0);
+    for (int i = 0; i < HOOK_ACTORS; i++) {
+        snprintf(id, sizeof(id), "h%d", i);
+        T_OK(actor_state_get(&b, h, "hookw", id));
+        T_STREQ(b.ptr, "a");
+    }
+    /* The stop deactivates them all; their hooks write on the way out. */
+    T_OK(actor_host_stop(h));
+    T_EQ(g_park_bad, 0);
+    actor_host_free(h);
+    h = NULL;
+    T_OK(actor_host_new(&h, url, &o));
+    T_OK(actor_host_register(h, &t, NULL));
+    for (int i = 0; i < HOOK_ACTORS; i++) {
+        snprintf(id, sizeof(id), "h%d", i);
+        T_OK(actor_state_get(&b, h, "hookw", id));
+        T_STREQ(b.ptr, "d");
+    }
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
 int main(void)
 {
     T_RUN(test_absent_set_get_delete);
@@ -607,5 +679,6 @@ int main(void)
     T_RUN(test_staged_increments);
     T_RUN(test_parked_turns);
     T_RUN(test_parked_turns_stop);
+    T_RUN(test_parked_hooks);
     return t_done();
 }
