@@ -50,14 +50,14 @@ typedef struct worker {
     int blocked;           /* inside block_enter/leave (own thread only) */
     /* Parked turns (see actor__pool_park). Owner thread only, but `ready`
      * (pushed by whoever ends a wait) and `idle` (read by them). */
-    actor__fiber *self;          /* the thread's own stack, once a turn parked */
-    actor__fiber *cur;           /* the stack running now */
-    actor__fiber *ready;         /* atomic, newest first: turns whose wait ended */
-    actor__fiber *rhead, *rtail; /* ready turns taken from `ready`, oldest first */
-    actor__fiber *spare;         /* stacks waiting between items to go on */
-    unsigned nparked;            /* turns parked or ready */
-    int idle;                    /* atomic: in the idle wait (an unpark wakes it) */
-} worker;
+    actor__fiber *self;                /* the thread's own stack, once a turn parked */
+    actor__fiber *cur;                 /* the stack running now */
+    actor__fiber *ready;               /* atomic, newest first: turns whose wait ended */
+    actor__fiber *rhead, *rtail;       /* ready turns taken from `ready`, oldest first */
+    actor__fiber *spare;               /* stacks waiting between items to go on */
+    unsigned nparked;                  /* turns parked or ready */
+    int idle;                          /* atomic: in the idle wait (an unpark wakes it) */
+} __attribute__((aligned(64))) worker; /* no cache line shared between two workers */
 
 struct actor__pool {
     pthread_mutex_t mu;
@@ -597,7 +597,9 @@ int actor__pool_new(actor__pool **out, unsigned workers, unsigned max_threads,
     p->target = workers ? workers : 1;
     p->max_threads = max_threads < p->target ? p->target : max_threads;
     p->threads = calloc(p->max_threads, sizeof(*p->threads));
-    p->workers = calloc(p->max_threads, sizeof(*p->workers));
+    p->workers = aligned_alloc(64, p->max_threads * sizeof(*p->workers));
+    if (p->workers != NULL)
+        memset(p->workers, 0, p->max_threads * sizeof(*p->workers));
     if (p->threads == NULL || p->workers == NULL) {
         free(p->threads);
         free(p->workers);
