@@ -59,28 +59,28 @@ static void turn_tls_swap(turn_tls *t)
     actor__stage_swap(&t->stage);
 }
 
-int actor__turn_park(void (*arm)(actor__fiber *turn, void *arg), void *arg)
+/* actor__pool_park(arm, arg), or actor__pool_yield() when arm is NULL,
+ * with the turn's thread-local state set aside meanwhile. */
+static int set_aside(void (*arm)(actor__fiber *turn, void *arg), void *arg)
 {
     turn_tls t;
     int rc;
 
     memset(&t, 0, sizeof(t));
     turn_tls_swap(&t);
-    rc = actor__pool_park(arm, arg);
+    rc = arm ? actor__pool_park(arm, arg) : actor__pool_yield();
     turn_tls_swap(&t);
     return rc;
 }
 
+int actor__turn_park(void (*arm)(actor__fiber *turn, void *arg), void *arg)
+{
+    return set_aside(arm, arg);
+}
+
 int actor__turn_yield(void)
 {
-    turn_tls t;
-    int rc;
-
-    memset(&t, 0, sizeof(t));
-    turn_tls_swap(&t);
-    rc = actor__pool_yield();
-    turn_tls_swap(&t);
-    return rc;
+    return set_aside(NULL, NULL);
 }
 
 int actor__ctx_check(const actor_ctx *ctx, const char *fn)

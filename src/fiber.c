@@ -137,17 +137,18 @@ static void trampoline(void)
     abort(); /* an entry never returns: it switches away for good */
 }
 
+/* A fiber and its context in one allocation, freed with free(f). */
 static actor__fiber *fiber_alloc(void)
 {
-    actor__fiber *f = calloc(1, sizeof(*f));
+    struct block {
+        actor__fiber f;
+        actor__fiber_ctx x;
+    } *b = calloc(1, sizeof(*b));
 
-    if (f == NULL)
+    if (b == NULL)
         return NULL;
-    if ((f->ctx = calloc(1, sizeof(*f->ctx))) == NULL) {
-        free(f);
-        return NULL;
-    }
-    return f;
+    b->f.ctx = &b->x;
+    return &b->f;
 }
 
 actor__fiber *actor__fiber_self(void)
@@ -189,17 +190,12 @@ actor__fiber *actor__fiber_new(size_t stack_size, void (*entry)(void *arg), void
     map = mmap(NULL, stack_size + ps, PROT_READ | PROT_WRITE,
                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (map == MAP_FAILED) {
-        free(x);
         free(f);
         return NULL;
     }
     /* The lowest page stays unmapped for access: an overflow faults. */
-    if (mprotect(map, ps, PROT_NONE) != 0) {
-        munmap(map, stack_size + ps);
-        free(x);
-        free(f);
-        return NULL;
-    }
+    if (mprotect(map, ps, PROT_NONE) != 0)
+        goto fail;
     x->map = map;
     x->map_size = stack_size + ps;
     x->bottom = map + ps;
@@ -220,12 +216,8 @@ actor__fiber *actor__fiber_new(size_t stack_size, void (*entry)(void *arg), void
         x->sp = sp;
     }
 #else
-    if (getcontext(&x->uc) != 0) {
-        munmap(map, x->map_size);
-        free(x);
-        free(f);
-        return NULL;
-    }
+    if (getcontext(&x->uc) != 0)
+        goto fail;
     x->uc.uc_stack.ss_sp = (void *)x->bottom;
     x->uc.uc_stack.ss_size = x->size;
     x->uc.uc_link = NULL;
@@ -238,6 +230,10 @@ actor__fiber *actor__fiber_new(size_t stack_size, void (*entry)(void *arg), void
     x->vg_stack = VALGRIND_STACK_REGISTER(x->bottom, (const char *)x->bottom + x->size);
 #endif
     return f;
+fail:
+    munmap(map, stack_size + ps);
+    free(f);
+    return NULL;
 }
 
 void actor__fiber_switch(actor__fiber *from, actor__fiber *to, int from_ends)
@@ -283,6 +279,5 @@ void actor__fiber_free(actor__fiber *f)
     } else if (tls_current == f) {
         tls_current = NULL;
     }
-    free(f->ctx);
     free(f);
 }

@@ -259,6 +259,23 @@ static actor__runnable *run_items(actor__pool *p, worker *w, actor__runnable *it
     return __atomic_exchange_n(&w->next, NULL, __ATOMIC_ACQ_REL);
 }
 
+/* The calling worker leaves the count of running threads (it blocks, or
+ * its turn parks) and what its run-next slot holds goes to the queue:
+ * nothing may wait there while the thread is not in an item. `replace`:
+ * wake or start a thread for queued work, as this one will not take it. */
+static void leave_running(actor__pool *p, worker *w, int replace)
+{
+    actor__runnable *left = __atomic_exchange_n(&w->next, NULL, __ATOMIC_ACQ_REL);
+
+    pthread_mutex_lock(&p->mu);
+    __atomic_store_n(&p->nrunning, p->nrunning - 1, __ATOMIC_RELAXED);
+    if (left)
+        enqueue_locked(p, left);
+    if (left || replace)
+        wake_locked(p);
+    pthread_mutex_unlock(&p->mu);
+}
+
 /* ---- parked turns ---------------------------------------------------------
  *
  * A turn that must wait (for the group commit) parks instead of blocking its
@@ -344,7 +361,6 @@ int actor__pool_park(void (*arm)(actor__fiber *turn, void *arg), void *arg)
     worker *w = parking_worker();
     actor__pool *p = tls_pool;
     actor__fiber *me, *loop;
-    actor__runnable *left;
 
     if (w == NULL)
         return -1;
@@ -358,16 +374,8 @@ int actor__pool_park(void (*arm)(actor__fiber *turn, void *arg), void *arg)
     me = w->cur;
     w->nparked++;
     w->active = 0;
-    /* The thread is no longer in an item; what this turn put in the
-     * run-next slot goes to the queue, as when a thread blocks. */
-    left = __atomic_exchange_n(&w->next, NULL, __ATOMIC_ACQ_REL);
-    pthread_mutex_lock(&p->mu);
-    __atomic_store_n(&p->nrunning, p->nrunning - 1, __ATOMIC_RELAXED);
-    if (left) {
-        enqueue_locked(p, left);
-        wake_locked(p);
-    }
-    pthread_mutex_unlock(&p->mu);
+    /* The thread goes on with the loop itself: no other is needed. */
+    leave_running(p, w, 0);
     /* From here on the wait may end and push `me`: only this thread
      * resumes it, after the switch below. */
     arm(me, arg);
@@ -427,7 +435,7 @@ int actor__pool_yield(void)
 static void worker_loop(actor__pool *p, worker *w)
 {
     actor__runnable *item, *left;
-    int ran = 0;
+    int ran = 0, idle;
 
     pthread_mutex_lock(&p->mu);
     for (;;) {
@@ -450,9 +458,7 @@ static void worker_loop(actor__pool *p, worker *w)
             continue;
         }
         item = NULL;
-        /* Waiting for work (idle) is announced before `ready` is looked at
-         * again; see actor__pool_unpark. */
-        __atomic_store_n(&w->idle, 1, __ATOMIC_SEQ_CST);
+        idle = 0;
         /* A thread that just ran an item goes on while anything is queued;
          * an idle one joins only when wanted (or the head went stale). A
          * stopping pool is left once drained and no turn of this thread
@@ -461,6 +467,14 @@ static void worker_loop(actor__pool *p, worker *w)
                (p->head == NULL || p->nrunning >= p->target ||
                 (p->nrunning >= wanted(p) && !stale && !ran))) {
             const actor__runnable *watched = p->head;
+            if (!idle) {
+                /* About to wait: announce it, then look at `ready` again
+                 * (see actor__pool_unpark). A thread that goes straight
+                 * on to the next item pays nothing for this. */
+                idle = 1;
+                __atomic_store_n(&w->idle, 1, __ATOMIC_SEQ_CST);
+                continue;
+            }
             ran = 0;
             if (!spun && p->head == NULL && p->nspinning == 0 && p->nrunning < p->target) {
                 /* Poll a little first; then look again under the lock, as
@@ -499,7 +513,8 @@ static void worker_loop(actor__pool *p, worker *w)
             if (item)
                 break;
         }
-        __atomic_store_n(&w->idle, 0, __ATOMIC_RELAXED);
+        if (idle)
+            __atomic_store_n(&w->idle, 0, __ATOMIC_RELAXED);
         if (item == NULL) {
             if (ready_here(w))
                 continue;
@@ -691,20 +706,12 @@ void actor__pool_push_next(actor__pool *p, actor__runnable *item)
 void actor__pool_block_enter(void)
 {
     actor__pool *p = tls_pool;
-    worker *w = tls_worker;
-    actor__runnable *left = NULL;
 
     if (p == NULL)
         return;
-    /* Nothing may wait in this worker's slot while it is blocked. */
-    w->blocked++;
-    left = __atomic_exchange_n(&w->next, NULL, __ATOMIC_ACQ_REL);
-    pthread_mutex_lock(&p->mu);
-    __atomic_store_n(&p->nrunning, p->nrunning - 1, __ATOMIC_RELAXED);
-    if (left)
-        enqueue_locked(p, left);
-    wake_locked(p);
-    pthread_mutex_unlock(&p->mu);
+    tls_worker->blocked++;
+    /* Queued work needs another thread while this one is blocked. */
+    leave_running(p, tls_worker, 1);
 }
 
 void actor__pool_block_leave(void)

@@ -516,6 +516,17 @@ static actor_provider *open_store(const char *url, const char *prefix)
     return p;
 }
 
+/* A lease acquisition of actor c/`id` for the benchmarks' own host. */
+static actor_store_op *lease_op(actor_store_op *op, const char *id)
+{
+    memset(op, 0, sizeof(*op));
+    op->kind = ACTOR_STORE_LEASE_ACQUIRE;
+    op->type = "c";
+    op->id = id;
+    op->fence_host = "ceiling-host";
+    return op;
+}
+
 static double naive_writes(const char *url, long n)
 {
     actor_provider *p = open_store(url, "naive_");
@@ -559,13 +570,8 @@ static double ceiling_writes(const char *url, long n, long batch, int fenced)
         /* Fenced as the runtime writes them: each write checks, in its
          * transaction, that this host still holds the key's lease. */
         for (long i = 0; i < batch; i++) {
-            memset(&ops[i], 0, sizeof(ops[i]));
             snprintf(ids[i], 32, "w%ld", i);
-            ops[i].kind = ACTOR_STORE_LEASE_ACQUIRE;
-            ops[i].type = "c";
-            ops[i].id = ids[i];
-            ops[i].fence_host = "ceiling-host";
-            ptrs[i] = &ops[i];
+            ptrs[i] = lease_op(&ops[i], ids[i]);
         }
         if (p->apply(p, ptrs, (size_t)batch) != 0)
             die("ceiling leases");
@@ -761,13 +767,8 @@ static void cold(const char *url, long actors)
     for (long done = 0; done < actors; done += batch) {
         long n = actors - done < batch ? actors - done : batch;
         for (long i = 0; i < n; i++) {
-            memset(&ops[i], 0, sizeof(ops[i]));
             snprintf(ids[i], 32, "x%ld", done + i);
-            ops[i].kind = ACTOR_STORE_LEASE_ACQUIRE;
-            ops[i].type = "c";
-            ops[i].id = ids[i];
-            ops[i].fence_host = "ceiling-host";
-            ptrs[i] = &ops[i];
+            ptrs[i] = lease_op(&ops[i], ids[i]);
         }
         if (p->apply(p, ptrs, (size_t)n) != 0)
             die("ceiling apply");
