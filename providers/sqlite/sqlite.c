@@ -86,6 +86,7 @@ enum stmt_id {
     ST_META_TABLE,
     ST_META_VERSION,
     ST_META_SET,
+    ST_DATA_VERSION,
     ST_COUNT
 };
 
@@ -183,9 +184,18 @@ static const struct stmt_def stmt_defs[ST_COUNT] = {
     [ST_META_SET] = {"record the schema version",
                      "INSERT INTO {p}meta (key, value) VALUES ('schema_version', ?1) "
                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value"},
+    /* Changes when another connection commits (see the fence cache). */
+    [ST_DATA_VERSION] = {"read the data version", "PRAGMA data_version"},
 };
 
 /* ---- types ---------------------------------------------------------------- */
+
+/* One fence the writer connection has seen hold (see the fence cache). */
+struct fence_slot {
+    uint64_t hash;  /* of (type, id) */
+    uint64_t epoch; /* the lease's epoch */
+    char *key;      /* "type\0id\0host\0", owned; NULL when the slot is empty */
+};
 
 struct conn {
     sqlite3 *db;
@@ -211,6 +221,9 @@ struct sqlite_provider {
     int wstarving; /* the longest waiter waited STARVE_MS: hand over in order */
     struct wwaiter *whead, *wtail;
     struct conn writer;
+    /* The fence cache, under the writer lock like the writer itself. */
+    struct fence_slot *fences; /* FENCE_SLOTS, allocated on first use */
+    int64_t fence_version;     /* the writer's data_version they hold for */
 
     pthread_mutex_t plock; /* owns the free list of readers */
     pthread_cond_t pcond;
@@ -924,10 +937,142 @@ static int sq_state_get(actor_buf *out, actor_provider *p, const char *type, con
     return sq_state_get_ttl(out, NULL, p, type, id);
 }
 
+/* ---- the fence cache -------------------------------------------------------
+ * A fenced write looks up its lease row; in a batch of small writes that
+ * lookup costs about a third of the transaction. But within one connection
+ * the lease row can only have changed since the writer last saw the fence
+ * hold if (a) another connection committed since, which SQLite's
+ * data_version (read inside the write transaction, so current) tells, or
+ * (b) this connection changed it: an acquire or release of that actor
+ * forgets its entry, and any wider lease change (host_remove, cleanup) or a
+ * rolled-back transaction forgets them all. So a fence the writer saw hold,
+ * with data_version unchanged since, still holds, and the write needs no
+ * lookup. Direct-mapped and bounded: a miss only costs the lookup. */
+
+#define FENCE_SLOTS 4096
+
+static void fence_forget_all(struct sqlite_provider *sp)
+{
+    if (sp->fences == NULL)
+        return;
+    for (size_t i = 0; i < FENCE_SLOTS; i++) {
+        free(sp->fences[i].key);
+        sp->fences[i].key = NULL;
+    }
+}
+
+/* At the start of a write transaction: forget every fence if another
+ * connection committed since they were seen. */
+static int fence_sync(struct sqlite_provider *sp, struct conn *c)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v;
+    int rc;
+
+    if ((rc = stmt_get(&st, sp, c, ST_DATA_VERSION)) != 0)
+        return rc;
+    if ((rc = stmt_step(sp, c, st, ST_DATA_VERSION)) < 0)
+        return rc;
+    v = rc == 1 ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    if (v != sp->fence_version || v < 0)
+        fence_forget_all(sp);
+    sp->fence_version = v;
+    return 0;
+}
+
+static uint64_t fence_hash(const char *type, const char *id)
+{
+    uint64_t h = 14695981039346656037u;
+
+    for (const unsigned char *p = (const unsigned char *)type; *p; p++)
+        h = (h ^ *p) * 1099511628211u;
+    h = (h ^ 0xff) * 1099511628211u; /* no byte of a name: separates type from id */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 1099511628211u;
+    return h ^ (h >> 29);
+}
+
+static struct fence_slot *fence_slot_of(struct sqlite_provider *sp, uint64_t h)
+{
+    return &sp->fences[h & (FENCE_SLOTS - 1)];
+}
+
+/* 1 when the slot holds (type, id); *host_out then points at its host. */
+static int fence_slot_is(const struct fence_slot *f, uint64_t h, const char *type, const char *id,
+                         const char **host_out)
+{
+    const char *k = f->key;
+
+    if (k == NULL || f->hash != h || strcmp(k, type) != 0)
+        return 0;
+    k += strlen(k) + 1;
+    if (strcmp(k, id) != 0)
+        return 0;
+    *host_out = k + strlen(k) + 1;
+    return 1;
+}
+
+/* 1 when the op's fence was seen to hold and nothing can have changed it. */
+static int fence_known(struct sqlite_provider *sp, const actor_store_op *op)
+{
+    uint64_t h;
+    const char *host;
+    struct fence_slot *f;
+
+    if (sp->fences == NULL)
+        return 0;
+    h = fence_hash(op->type, op->id);
+    f = fence_slot_of(sp, h);
+    return fence_slot_is(f, h, op->type, op->id, &host) && f->epoch == op->fence_epoch &&
+           strcmp(host, op->fence_host) == 0;
+}
+
+/* Remember that the op's fence held in this transaction. Out of memory
+ * only means the next write looks its lease row up again. */
+static void fence_remember(struct sqlite_provider *sp, const actor_store_op *op)
+{
+    size_t tl = strlen(op->type), il = strlen(op->id), hl = strlen(op->fence_host);
+    uint64_t h = fence_hash(op->type, op->id);
+    struct fence_slot *f;
+    char *k;
+
+    if (sp->fences == NULL && (sp->fences = calloc(FENCE_SLOTS, sizeof(*sp->fences))) == NULL)
+        return;
+    if ((k = malloc(tl + il + hl + 3)) == NULL)
+        return;
+    memcpy(k, op->type, tl + 1);
+    memcpy(k + tl + 1, op->id, il + 1);
+    memcpy(k + tl + il + 2, op->fence_host, hl + 1);
+    f = fence_slot_of(sp, h);
+    free(f->key);
+    f->key = k;
+    f->hash = h;
+    f->epoch = op->fence_epoch;
+}
+
+/* This connection is about to change the lease row of (type, id). */
+static void fence_forget(struct sqlite_provider *sp, const char *type, const char *id)
+{
+    uint64_t h;
+    const char *host;
+    struct fence_slot *f;
+
+    if (sp->fences == NULL)
+        return;
+    h = fence_hash(type, id);
+    f = fence_slot_of(sp, h);
+    if (fence_slot_is(f, h, type, id, &host)) {
+        free(f->key);
+        f->key = NULL;
+    }
+}
+
 static int apply_set(struct sqlite_provider *sp, struct conn *c, actor_store_op *op, int64_t now)
 {
     sqlite3_stmt *st = NULL;
-    enum stmt_id which = op->fence_host ? ST_STATE_SET_FENCED : ST_STATE_SET;
+    int known = op->fence_host != NULL && fence_known(sp, op);
+    enum stmt_id which = op->fence_host && !known ? ST_STATE_SET_FENCED : ST_STATE_SET;
     int rc;
 
     if ((rc = stmt_get(&st, sp, c, which)) != 0)
@@ -948,13 +1093,15 @@ static int apply_set(struct sqlite_provider *sp, struct conn *c, actor_store_op 
     else
         sqlite3_bind_null(st, 4);
     sqlite3_bind_int64(st, 5, now);
-    if (op->fence_host) {
+    if (which == ST_STATE_SET_FENCED) {
         bind_text(st, 6, op->fence_host);
         sqlite3_bind_int64(st, 7, (sqlite3_int64)op->fence_epoch);
     }
     if ((rc = stmt_run(sp, c, st, which)) != 0)
         return rc;
     op->result = sqlite3_changes(c->db) > 0 ? 0 : ACTOR_ELEASE;
+    if (which == ST_STATE_SET_FENCED && op->result == 0)
+        fence_remember(sp, op);
     return 0;
 }
 
@@ -979,13 +1126,14 @@ static int apply_delete(struct sqlite_provider *sp, struct conn *c, actor_store_
     sqlite3_stmt *st = NULL;
     int rc, live = 0;
 
-    if (op->fence_host) {
+    if (op->fence_host && !fence_known(sp, op)) {
         if ((rc = fence_holds(sp, c, op)) < 0)
             return rc;
         if (rc == 0) {
             op->result = ACTOR_ELEASE;
             return 0;
         }
+        fence_remember(sp, op);
     }
     if ((rc = stmt_get(&st, sp, c, ST_STATE_DELETE)) != 0)
         return rc;
@@ -1070,8 +1218,10 @@ static int apply_one(struct sqlite_provider *sp, struct conn *c, actor_store_op 
     case ACTOR_STORE_STATE_DELETE:
         return apply_delete(sp, c, op, now);
     case ACTOR_STORE_LEASE_ACQUIRE:
+        fence_forget(sp, op->type, op->id);
         return apply_acquire(sp, c, op, now);
     case ACTOR_STORE_LEASE_RELEASE:
+        fence_forget(sp, op->type, op->id);
         return apply_release(sp, c, op);
     }
     return actor_error_set(ACTOR_EINVAL, "sqlite apply: unknown op kind %d", (int)op->kind);
@@ -1097,12 +1247,16 @@ static int sq_apply(actor_provider *p, actor_store_op **ops, size_t n)
     now = actor_time_now_ms();
     if ((rc = stmt_exec(sp, c, ST_BEGIN)) != 0)
         goto out;
+    rc = fence_sync(sp, c);
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = apply_one(sp, c, ops[i], now);
     if (rc == 0)
         rc = stmt_exec(sp, c, ST_COMMIT);
-    if (rc != 0)
+    if (rc != 0) {
+        /* What this transaction saw of the fences is undone with it. */
         tx_rollback(sp, c);
+        fence_forget_all(sp);
+    }
 out:
     writer_unlock(sp);
     return rc;
@@ -1181,6 +1335,7 @@ static int sq_host_remove(actor_provider *p, const char *host_id)
         return rc;
     if ((rc = stmt_exec(sp, c, ST_BEGIN)) != 0)
         goto out;
+    fence_forget_all(sp); /* the host's leases go */
     if ((rc = stmt_get(&st, sp, c, ST_HOST_LEASES_DELETE)) == 0) {
         bind_text(st, 1, host_id);
         rc = stmt_run(sp, c, st, ST_HOST_LEASES_DELETE);
@@ -1237,6 +1392,7 @@ static int purge(size_t *count, struct sqlite_provider *sp, enum stmt_id id, int
 
     if ((rc = writer_lock(sp)) != 0)
         return rc;
+    fence_forget_all(sp); /* leases may go */
     if ((rc = stmt_get(&st, sp, c, id)) == 0) {
         sqlite3_bind_int64(st, 1, cutoff);
         sqlite3_bind_int64(st, 2, limit);
@@ -1309,6 +1465,8 @@ static void sq_free(actor_provider *p)
     for (size_t i = 0; i < sp->nreaders; i++)
         conn_close(&sp->readers[i]);
     conn_close(&sp->writer);
+    fence_forget_all(sp);
+    free(sp->fences);
     free(sp->readers);
     free(sp->free_readers);
     for (int i = 0; i < ST_COUNT; i++)
@@ -1572,6 +1730,7 @@ int actor__sqlite_provider_open(actor_provider **out, const actor_provider_confi
         return actor__error_oom();
     }
     sp->path = u.path;
+    sp->fence_version = -1;
     sp->base.version = ACTOR_PROVIDER_VERSION;
     sp->base.name = "sqlite";
     sp->base.free = sq_free;

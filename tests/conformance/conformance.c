@@ -533,6 +533,60 @@ static void test_fenced_writes(void)
     T_OK(P->host_remove(P, "h-fence"));
 }
 
+/* A second connection to the same store takes a lease over between two
+ * fenced writes of the first: the first connection's next fenced write and
+ * delete are fenced out, whatever it remembers of fences it saw hold. */
+static void test_fence_other_connection(void)
+{
+    actor_provider_config cfg;
+    actor_provider *Q = NULL;
+    actor_lease_info li = {0};
+    actor_store_op op, *opp = &op;
+    uint64_t e = 0;
+
+    config_init(&cfg, store_url);
+    T_OK(actor_provider_open(&Q, &cfg));
+    if (Q == NULL)
+        return;
+    T_OK(P->host_register(P, "h-conn1", "addr-conn1"));
+    T_EQ(do_acquire("t_conn", "a", "h-conn1", &e), 0);
+    if (Q->lease_get(&li, Q, "t_conn", "a") == ACTOR_ENOTFOUND) {
+        /* A private store (SQLite's :memory:): no second connection sees it. */
+        T_OK(P->host_remove(P, "h-conn1"));
+        actor_provider_free(Q);
+        T_SKIP("a second connection does not share this store");
+    }
+    actor_lease_info_dispose(&li);
+
+    /* Written twice: a provider may remember that this fence holds. */
+    op = fenced(op_set("t_conn", "a", "by conn1", 0), "h-conn1", e);
+    T_EQ(APPLY1(&op), 0);
+    op = fenced(op_set("t_conn", "a", "by conn1 again", 0), "h-conn1", e);
+    T_EQ(APPLY1(&op), 0);
+
+    /* The other connection declares the host dead (its leases go) and
+     * takes the lease for another host, which writes. */
+    T_OK(Q->host_remove(Q, "h-conn1"));
+    T_OK(Q->host_register(Q, "h-conn2", "addr-conn2"));
+    op = op_acquire("t_conn", "a", "h-conn2");
+    T_OK(Q->apply(Q, &opp, 1));
+    T_EQ(op.result, 0);
+    e = op.out_epoch;
+    actor_store_op_dispose(&op);
+    op = fenced(op_set("t_conn", "a", "by conn2", 0), "h-conn2", e);
+    T_OK(Q->apply(Q, &opp, 1));
+    T_EQ(op.result, 0);
+
+    /* The first connection's writes for the old holder are fenced out. */
+    op = fenced(op_set("t_conn", "a", "stale", 0), "h-conn1", 1);
+    T_EQ(APPLY1(&op), ACTOR_ELEASE);
+    op = fenced(op_del("t_conn", "a"), "h-conn1", 1);
+    T_EQ(APPLY1(&op), ACTOR_ELEASE);
+    T_STATE("t_conn", "a", "by conn2");
+    T_OK(Q->host_remove(Q, "h-conn2"));
+    actor_provider_free(Q);
+}
+
 /* ---- hosts and leases -------------------------------------------------------- */
 
 static void test_hosts(void)
@@ -708,6 +762,55 @@ static void test_lease_takeover(void)
     T_STATE("t_take", "x", "by live");
     T_OK(P->host_remove(P, "h-dying"));
     T_OK(P->host_remove(P, "h-live"));
+}
+
+/* A host's own release, its removal and the cleanup of its dead leases
+ * each end its fences, however often they were seen to hold before. */
+static void test_fence_ends_with_lease(void)
+{
+    actor_cleanup_counts cc = {0};
+    actor_store_op op;
+    uint64_t e = 0;
+
+    T_OK(P->host_register(P, "h-end", "addr-end"));
+    /* Released. */
+    T_EQ(do_acquire("t_end", "rel", "h-end", &e), 0);
+    for (int i = 0; i < 2; i++) {
+        op = fenced(op_set("t_end", "rel", "held", 0), "h-end", e);
+        T_EQ(APPLY1(&op), 0);
+    }
+    T_EQ(do_release("t_end", "rel", "h-end", e), 0);
+    op = fenced(op_set("t_end", "rel", "after release", 0), "h-end", e);
+    T_EQ(APPLY1(&op), ACTOR_ELEASE);
+    T_STATE("t_end", "rel", "held");
+
+    /* The host removed. */
+    T_EQ(do_acquire("t_end", "rm", "h-end", &e), 0);
+    for (int i = 0; i < 2; i++) {
+        op = fenced(op_set("t_end", "rm", "held", 0), "h-end", e);
+        T_EQ(APPLY1(&op), 0);
+    }
+    T_OK(P->host_remove(P, "h-end"));
+    op = fenced(op_set("t_end", "rm", "after removal", 0), "h-end", e);
+    T_EQ(APPLY1(&op), ACTOR_ELEASE);
+    op = fenced(op_del("t_end", "rm"), "h-end", e);
+    T_EQ(APPLY1(&op), ACTOR_ELEASE);
+    T_STATE("t_end", "rm", "held");
+
+    /* The host died and cleanup took its leases. */
+    T_OK(P->host_register(P, "h-end", "addr-end"));
+    T_EQ(do_acquire("t_end", "dead", "h-end", &e), 0);
+    for (int i = 0; i < 2; i++) {
+        op = fenced(op_set("t_end", "dead", "held", 0), "h-end", e);
+        T_EQ(APPLY1(&op), 0);
+    }
+    T_CHECK(T_WAIT_UNTIL(lease_dead("t_end", "dead", NULL), WAIT_MS));
+    T_OK(P->cleanup(&cc, P, 10000));
+    T_CHECK(cc.dead_leases >= 1);
+    op = fenced(op_set("t_end", "dead", "after cleanup", 0), "h-end", e);
+    T_EQ(APPLY1(&op), ACTOR_ELEASE);
+    T_STATE("t_end", "dead", "held");
+    drain();
 }
 
 /* 1 when (type, id) has a lease whose holder still has a host row with
@@ -991,6 +1094,8 @@ int main(int argc, char **argv)
     T_RUN(test_batch_large);
     T_RUN(test_batch_all_or_nothing);
     T_RUN(test_fenced_writes);
+    T_RUN(test_fence_other_connection);
+    T_RUN(test_fence_ends_with_lease);
     T_RUN(test_hosts);
     T_RUN(test_lease_acquire_release);
     T_RUN(test_lease_takeover);
