@@ -395,4 +395,17 @@ int actor__sqlite_provider_open(actor_provider **out, const actor_provider_confi
 int actor__postgres_provider_open(actor_provider **out, const actor_provider_config *config);
 #endif
 
+/* fences.c: fences a provider saw hold (see there). Zero-initialised. */
+typedef struct actor__fences {
+    struct actor__fence_slot *slots; /* allocated on first remember */
+} actor__fences;
+/* 1 when op's fence (host and epoch of its actor) was remembered. */
+int actor__fences_known(const actor__fences *f, const actor_store_op *op);
+/* Remember that op's fence held (out of memory: not remembered). */
+void actor__fences_remember(actor__fences *f, const actor_store_op *op);
+/* Forget the fence of (type, id): its lease row is about to change. */
+void actor__fences_forget(actor__fences *f, const char *type, const char *id);
+void actor__fences_forget_all(actor__fences *f);
+void actor__fences_dispose(actor__fences *f);
+
 #endif

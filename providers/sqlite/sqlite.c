@@ -190,13 +190,6 @@ static const struct stmt_def stmt_defs[ST_COUNT] = {
 
 /* ---- types ---------------------------------------------------------------- */
 
-/* One fence the writer connection has seen hold (see the fence cache). */
-struct fence_slot {
-    uint64_t hash;  /* of (type, id) */
-    uint64_t epoch; /* the lease's epoch */
-    char *key;      /* "type\0id\0host\0", owned; NULL when the slot is empty */
-};
-
 struct conn {
     sqlite3 *db;
     sqlite3_stmt *stmts[ST_COUNT]; /* prepared on first use */
@@ -221,9 +214,9 @@ struct sqlite_provider {
     int wstarving; /* the longest waiter waited STARVE_MS: hand over in order */
     struct wwaiter *whead, *wtail;
     struct conn writer;
-    /* The fence cache, under the writer lock like the writer itself. */
-    struct fence_slot *fences; /* FENCE_SLOTS, allocated on first use */
-    int64_t fence_version;     /* the writer's data_version they hold for */
+    /* The fence cache (fences.c), under the writer lock like the writer. */
+    actor__fences fences;
+    int64_t fence_version; /* the writer's data_version they hold for */
 
     pthread_mutex_t plock; /* owns the free list of readers */
     pthread_cond_t pcond;
@@ -947,19 +940,7 @@ static int sq_state_get(actor_buf *out, actor_provider *p, const char *type, con
  * forgets its entry, and any wider lease change (host_remove, cleanup) or a
  * rolled-back transaction forgets them all. So a fence the writer saw hold,
  * with data_version unchanged since, still holds, and the write needs no
- * lookup. Direct-mapped and bounded: a miss only costs the lookup. */
-
-#define FENCE_SLOTS 4096
-
-static void fence_forget_all(struct sqlite_provider *sp)
-{
-    if (sp->fences == NULL)
-        return;
-    for (size_t i = 0; i < FENCE_SLOTS; i++) {
-        free(sp->fences[i].key);
-        sp->fences[i].key = NULL;
-    }
-}
+ * lookup. */
 
 /* At the start of a write transaction: forget every fence if another
  * connection committed since they were seen. */
@@ -976,102 +957,15 @@ static int fence_sync(struct sqlite_provider *sp, struct conn *c)
     v = rc == 1 ? sqlite3_column_int64(st, 0) : -1;
     sqlite3_reset(st);
     if (v != sp->fence_version || v < 0)
-        fence_forget_all(sp);
+        actor__fences_forget_all(&sp->fences);
     sp->fence_version = v;
     return 0;
-}
-
-static uint64_t fence_hash(const char *type, const char *id)
-{
-    uint64_t h = 14695981039346656037u;
-
-    for (const unsigned char *p = (const unsigned char *)type; *p; p++)
-        h = (h ^ *p) * 1099511628211u;
-    h = (h ^ 0xff) * 1099511628211u; /* no byte of a name: separates type from id */
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        h = (h ^ *p) * 1099511628211u;
-    return h ^ (h >> 29);
-}
-
-static struct fence_slot *fence_slot_of(struct sqlite_provider *sp, uint64_t h)
-{
-    return &sp->fences[h & (FENCE_SLOTS - 1)];
-}
-
-/* 1 when the slot holds (type, id); *host_out then points at its host. */
-static int fence_slot_is(const struct fence_slot *f, uint64_t h, const char *type, const char *id,
-                         const char **host_out)
-{
-    const char *k = f->key;
-
-    if (k == NULL || f->hash != h || strcmp(k, type) != 0)
-        return 0;
-    k += strlen(k) + 1;
-    if (strcmp(k, id) != 0)
-        return 0;
-    *host_out = k + strlen(k) + 1;
-    return 1;
-}
-
-/* 1 when the op's fence was seen to hold and nothing can have changed it. */
-static int fence_known(struct sqlite_provider *sp, const actor_store_op *op)
-{
-    uint64_t h;
-    const char *host;
-    struct fence_slot *f;
-
-    if (sp->fences == NULL)
-        return 0;
-    h = fence_hash(op->type, op->id);
-    f = fence_slot_of(sp, h);
-    return fence_slot_is(f, h, op->type, op->id, &host) && f->epoch == op->fence_epoch &&
-           strcmp(host, op->fence_host) == 0;
-}
-
-/* Remember that the op's fence held in this transaction. Out of memory
- * only means the next write looks its lease row up again. */
-static void fence_remember(struct sqlite_provider *sp, const actor_store_op *op)
-{
-    size_t tl = strlen(op->type), il = strlen(op->id), hl = strlen(op->fence_host);
-    uint64_t h = fence_hash(op->type, op->id);
-    struct fence_slot *f;
-    char *k;
-
-    if (sp->fences == NULL && (sp->fences = calloc(FENCE_SLOTS, sizeof(*sp->fences))) == NULL)
-        return;
-    if ((k = malloc(tl + il + hl + 3)) == NULL)
-        return;
-    memcpy(k, op->type, tl + 1);
-    memcpy(k + tl + 1, op->id, il + 1);
-    memcpy(k + tl + il + 2, op->fence_host, hl + 1);
-    f = fence_slot_of(sp, h);
-    free(f->key);
-    f->key = k;
-    f->hash = h;
-    f->epoch = op->fence_epoch;
-}
-
-/* This connection is about to change the lease row of (type, id). */
-static void fence_forget(struct sqlite_provider *sp, const char *type, const char *id)
-{
-    uint64_t h;
-    const char *host;
-    struct fence_slot *f;
-
-    if (sp->fences == NULL)
-        return;
-    h = fence_hash(type, id);
-    f = fence_slot_of(sp, h);
-    if (fence_slot_is(f, h, type, id, &host)) {
-        free(f->key);
-        f->key = NULL;
-    }
 }
 
 static int apply_set(struct sqlite_provider *sp, struct conn *c, actor_store_op *op, int64_t now)
 {
     sqlite3_stmt *st = NULL;
-    int known = op->fence_host != NULL && fence_known(sp, op);
+    int known = op->fence_host != NULL && actor__fences_known(&sp->fences, op);
     enum stmt_id which = op->fence_host && !known ? ST_STATE_SET_FENCED : ST_STATE_SET;
     int rc;
 
@@ -1101,7 +995,7 @@ static int apply_set(struct sqlite_provider *sp, struct conn *c, actor_store_op 
         return rc;
     op->result = sqlite3_changes(c->db) > 0 ? 0 : ACTOR_ELEASE;
     if (which == ST_STATE_SET_FENCED && op->result == 0)
-        fence_remember(sp, op);
+        actor__fences_remember(&sp->fences, op);
     return 0;
 }
 
@@ -1126,14 +1020,14 @@ static int apply_delete(struct sqlite_provider *sp, struct conn *c, actor_store_
     sqlite3_stmt *st = NULL;
     int rc, live = 0;
 
-    if (op->fence_host && !fence_known(sp, op)) {
+    if (op->fence_host && !actor__fences_known(&sp->fences, op)) {
         if ((rc = fence_holds(sp, c, op)) < 0)
             return rc;
         if (rc == 0) {
             op->result = ACTOR_ELEASE;
             return 0;
         }
-        fence_remember(sp, op);
+        actor__fences_remember(&sp->fences, op);
     }
     if ((rc = stmt_get(&st, sp, c, ST_STATE_DELETE)) != 0)
         return rc;
@@ -1218,10 +1112,10 @@ static int apply_one(struct sqlite_provider *sp, struct conn *c, actor_store_op 
     case ACTOR_STORE_STATE_DELETE:
         return apply_delete(sp, c, op, now);
     case ACTOR_STORE_LEASE_ACQUIRE:
-        fence_forget(sp, op->type, op->id);
+        actor__fences_forget(&sp->fences, op->type, op->id);
         return apply_acquire(sp, c, op, now);
     case ACTOR_STORE_LEASE_RELEASE:
-        fence_forget(sp, op->type, op->id);
+        actor__fences_forget(&sp->fences, op->type, op->id);
         return apply_release(sp, c, op);
     }
     return actor_error_set(ACTOR_EINVAL, "sqlite apply: unknown op kind %d", (int)op->kind);
@@ -1255,7 +1149,7 @@ static int sq_apply(actor_provider *p, actor_store_op **ops, size_t n)
     if (rc != 0) {
         /* What this transaction saw of the fences is undone with it. */
         tx_rollback(sp, c);
-        fence_forget_all(sp);
+        actor__fences_forget_all(&sp->fences);
     }
 out:
     writer_unlock(sp);
@@ -1335,7 +1229,7 @@ static int sq_host_remove(actor_provider *p, const char *host_id)
         return rc;
     if ((rc = stmt_exec(sp, c, ST_BEGIN)) != 0)
         goto out;
-    fence_forget_all(sp); /* the host's leases go */
+    actor__fences_forget_all(&sp->fences); /* the host's leases go */
     if ((rc = stmt_get(&st, sp, c, ST_HOST_LEASES_DELETE)) == 0) {
         bind_text(st, 1, host_id);
         rc = stmt_run(sp, c, st, ST_HOST_LEASES_DELETE);
@@ -1392,7 +1286,7 @@ static int purge(size_t *count, struct sqlite_provider *sp, enum stmt_id id, int
 
     if ((rc = writer_lock(sp)) != 0)
         return rc;
-    fence_forget_all(sp); /* leases may go */
+    actor__fences_forget_all(&sp->fences); /* leases may go */
     if ((rc = stmt_get(&st, sp, c, id)) == 0) {
         sqlite3_bind_int64(st, 1, cutoff);
         sqlite3_bind_int64(st, 2, limit);
@@ -1465,8 +1359,7 @@ static void sq_free(actor_provider *p)
     for (size_t i = 0; i < sp->nreaders; i++)
         conn_close(&sp->readers[i]);
     conn_close(&sp->writer);
-    fence_forget_all(sp);
-    free(sp->fences);
+    actor__fences_dispose(&sp->fences);
     free(sp->readers);
     free(sp->free_readers);
     for (int i = 0; i < ST_COUNT; i++)
