@@ -568,7 +568,10 @@ static double ceiling_writes(const char *url, long n, long batch, int fenced)
 
     if (fenced) {
         /* Fenced as the runtime writes them: each write checks, in its
-         * transaction, that this host still holds the key's lease. */
+         * transaction, that this host still holds the key's lease; and the
+         * host is registered (alive), as a runtime host is. */
+        if (p->host_register(p, "ceiling-host", "") != 0)
+            die("ceiling host");
         for (long i = 0; i < batch; i++) {
             snprintf(ids[i], 32, "w%ld", i);
             ptrs[i] = lease_op(&ops[i], ids[i]);
@@ -608,6 +611,8 @@ static double ceiling_writes(const char *url, long n, long batch, int fenced)
                 die("ceiling write fenced off");
     }
     double rate = (double)n / (now_s() - t0);
+    if (fenced)
+        (void)p->host_remove(p, "ceiling-host");
     actor_provider_free(p);
     free(ops);
     free(ptrs);

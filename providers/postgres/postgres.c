@@ -22,7 +22,7 @@
 #include "internal.h"
 
 /* The schema version this file creates and understands. */
-#define PG_SCHEMA_VERSION 1
+#define PG_SCHEMA_VERSION 2
 
 /* Upper bounds of one set-based state write statement. */
 #define PG_GROUP_MAX_OPS   2000
@@ -33,6 +33,7 @@
 #define PG_TTL_FOREVER_MS 9000000000000000LL
 
 /* Built-in type OIDs (stable across PostgreSQL versions). */
+#define PG_OID_BOOL  16
 #define PG_OID_BYTEA 17
 #define PG_OID_INT8  20
 #define PG_OID_TEXT  25
@@ -59,6 +60,7 @@ enum {
     ST_CLEAN_LEASES,
     ST_CLEAN_HOSTS,
     ST_JOB_CLAIM,
+    ST_HOST_SHARE,
     ST_COUNT
 };
 
@@ -69,22 +71,28 @@ static const char *const stmt_sql[ST_COUNT] = {
                "::int8 END FROM %1$sstate WHERE actor_type = $1 AND actor_id = $2 "
                "AND (expires_at IS NULL OR expires_at > now())",
     /* A run of state writes with distinct keys: inserts or replaces every
-     * row whose fence (if any) holds, locking the fencing lease rows until
-     * commit; returns the ordinals of the writes that were fenced out. */
+     * row whose fence (if any) holds; returns the ordinals of the writes that
+     * were fenced out, and a row 0 with the fence host's lease generation.
+     * A fence the provider remembers ($8) is not looked up while that
+     * generation is still $7 (see "the fence cache" below); every other
+     * one locks its lease row until commit. */
     [ST_SET] =
         "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int8[], "
-        "$5::text[], $6::int8[]) WITH ORDINALITY AS u(t, i, v, ttl, fh, fe, n)), "
-        "f AS (SELECT l.actor_type, l.actor_id FROM %1$sleases l JOIN u ON l.actor_type = u.t "
-        "AND l.actor_id = u.i AND l.host_id = u.fh AND l.epoch = u.fe FOR SHARE OF l), "
+        "$5::text[], $6::int8[], $8::bool[]) WITH ORDINALITY AS u(t, i, v, ttl, fh, fe, c, n)), "
+        "k AS (SELECT (SELECT lease_gen FROM %1$shosts WHERE host_id = $9) AS gen), "
+        "g AS MATERIALIZED (SELECT u.*, u.fh IS NULL OR (u.c AND coalesce(k.gen = $7::int8, "
+        "false)) AS known FROM u, k), "
+        "f AS (SELECT l.actor_type, l.actor_id FROM %1$sleases l JOIN g ON l.actor_type = g.t "
+        "AND l.actor_id = g.i AND l.host_id = g.fh AND l.epoch = g.fe WHERE NOT g.known "
+        "FOR SHARE OF l), "
         "w AS (INSERT INTO %1$sstate (actor_type, actor_id, value, expires_at) "
-        "SELECT u.t, u.i, u.v, CASE WHEN u.ttl >= %3$lld THEN 'infinity'::timestamptz "
-        "WHEN u.ttl > 0 THEN now() + u.ttl * interval '1 millisecond' END FROM u WHERE u.fh IS "
-        "NULL OR EXISTS (SELECT 1 FROM f WHERE f.actor_type = u.t "
-        "AND f.actor_id = u.i) "
+        "SELECT g.t, g.i, g.v, CASE WHEN g.ttl >= %3$lld THEN 'infinity'::timestamptz "
+        "WHEN g.ttl > 0 THEN now() + g.ttl * interval '1 millisecond' END FROM g WHERE g.known "
+        "OR EXISTS (SELECT 1 FROM f WHERE f.actor_type = g.t AND f.actor_id = g.i) "
         "ON CONFLICT (actor_type, actor_id) DO UPDATE SET value = excluded.value, "
         "expires_at = excluded.expires_at RETURNING 1) "
-        "SELECT u.n FROM u WHERE u.fh IS NOT NULL AND NOT EXISTS (SELECT 1 FROM f "
-        "WHERE f.actor_type = u.t AND f.actor_id = u.i)",
+        "SELECT g.n, NULL::int8 FROM g WHERE NOT g.known AND NOT EXISTS (SELECT 1 FROM f "
+        "WHERE f.actor_type = g.t AND f.actor_id = g.i) UNION ALL SELECT 0, k.gen FROM k",
     /* One delete: (fence holds, a live row was deleted). An expired row is
      * deleted too but reported as absent. */
     [ST_DEL] = "WITH f AS (SELECT 1 FROM %1$sleases WHERE $3::text IS NOT NULL AND "
@@ -110,13 +118,21 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "WHERE l.actor_type = $1 AND l.actor_id = $2",
     [ST_REL] = "DELETE FROM %1$sleases WHERE actor_type = $1 AND actor_id = $2 AND host_id = $3 "
                "AND epoch = $4",
-    [ST_HOST_REG] = "INSERT INTO %1$shosts (host_id, address, last_heartbeat) "
-                    "VALUES ($1, $2, now()) ON CONFLICT (host_id) DO UPDATE "
-                    "SET address = excluded.address, last_heartbeat = excluded.last_heartbeat",
+    /* A registration starts a lease generation no earlier one of the host
+     * had (the clock in microseconds; see "the fence cache" below). */
+    [ST_HOST_REG] = "INSERT INTO %1$shosts (host_id, address, last_heartbeat, lease_gen) "
+                    "VALUES ($1, $2, now(), (extract(epoch FROM clock_timestamp()) * 1000000)"
+                    "::int8) ON CONFLICT (host_id) DO UPDATE "
+                    "SET address = excluded.address, last_heartbeat = excluded.last_heartbeat, "
+                    "lease_gen = excluded.lease_gen",
     /* Only a live host refreshes its row: a dead one may have lost leases. */
     [ST_HOST_BEAT] = "UPDATE %1$shosts SET last_heartbeat = now() WHERE host_id = $1 AND "
                      "last_heartbeat >= now() - %2$lld * interval '1 millisecond'",
     [ST_HOST_REM_LEASES] = "DELETE FROM %1$sleases WHERE host_id = $1",
+    /* Held by a batch of writes fenced by this host until it commits: a
+     * change to the host's leases (which bumps its lease generation) waits
+     * for it. */
+    [ST_HOST_SHARE] = "SELECT 1 FROM %1$shosts WHERE host_id = $1 FOR SHARE",
     [ST_HOST_REM] = "DELETE FROM %1$shosts WHERE host_id = $1",
     [ST_CLEAN_STATE] = "DELETE FROM %1$sstate s USING (SELECT actor_type, actor_id FROM "
                        "%1$sstate WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED) x "
@@ -158,7 +174,22 @@ static const char *const migration_v1[] = {
     NULL,
 };
 
-static const char *const *const migrations[PG_SCHEMA_VERSION] = {migration_v1};
+/* v2: the lease generation of each host, bumped by every change to one of
+ * its leases (see "the fence cache" below). */
+static const char *const migration_v2[] = {
+    "ALTER TABLE %1$shosts ADD COLUMN lease_gen bigint NOT NULL DEFAULT 0",
+    "CREATE FUNCTION %1$sbump_lease_gen() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
+    "UPDATE %1$shosts SET lease_gen = lease_gen + 1 WHERE host_id = OLD.host_id; "
+    "RETURN NULL; END $f$",
+    "CREATE TRIGGER %1$sleases_changed AFTER UPDATE ON %1$sleases FOR EACH ROW "
+    "WHEN (OLD.host_id IS DISTINCT FROM NEW.host_id OR OLD.epoch IS DISTINCT FROM NEW.epoch) "
+    "EXECUTE FUNCTION %1$sbump_lease_gen()",
+    "CREATE TRIGGER %1$sleases_deleted AFTER DELETE ON %1$sleases FOR EACH ROW "
+    "EXECUTE FUNCTION %1$sbump_lease_gen()",
+    NULL,
+};
+
+static const char *const *const migrations[PG_SCHEMA_VERSION] = {migration_v1, migration_v2};
 
 /* ---- the provider object ----------------------------------------------- */
 
@@ -179,6 +210,13 @@ typedef struct pg_provider {
     PGconn **conns;
     unsigned int *free_idx;
     unsigned int nfree;
+
+    /* The fence cache (fences.c): fences seen to hold while the lease
+     * generation of their host was fence_gen. */
+    pthread_mutex_t fence_mu;
+    actor__fences fences;
+    int64_t fence_gen;
+    int fence_gen_set;
 } pg_provider;
 
 /* One connection borrowed from the pool for one call. */
@@ -791,11 +829,21 @@ static int keyset_add(keyset *k, actor_store_op **ops, size_t i)
     }
 }
 
+/* What a batch tells ST_SET of the fence cache: the generation it holds
+ * for (valid: has_gen), the host, and which ops' fences it remembers. */
+typedef struct fence_hint {
+    const char *host; /* the one host the batch's writes are fenced by, or NULL */
+    int has_gen;
+    unsigned char gen[8];       /* big-endian */
+    const unsigned char *known; /* per op: 1 when remembered */
+} fence_hint;
+
 /* Queue one set-based write of ops[first..end). */
-static int send_group(PGconn *c, actor_store_op **ops, size_t first, size_t end, array_buf *a)
+static int send_group(PGconn *c, actor_store_op **ops, size_t first, size_t end, array_buf *a,
+                      const fence_hint *fh)
 {
-    const char *v[6];
-    int len[6], fmt[6];
+    const char *v[9];
+    int len[9], fmt[9];
     int rc = 0;
 
     rc = array_begin(&a[0], PG_OID_TEXT);
@@ -809,6 +857,8 @@ static int send_group(PGconn *c, actor_store_op **ops, size_t first, size_t end,
         rc = array_begin(&a[4], PG_OID_TEXT);
     if (!rc)
         rc = array_begin(&a[5], PG_OID_INT8);
+    if (!rc)
+        rc = array_begin(&a[6], PG_OID_BOOL);
     for (size_t i = first; rc == 0 && i < end; i++) {
         const actor_store_op *op = ops[i];
         unsigned char ttl[8], ep[8];
@@ -826,10 +876,12 @@ static int send_group(PGconn *c, actor_store_op **ops, size_t first, size_t end,
                            op->fence_host == NULL);
         if (!rc)
             rc = array_add(&a[5], ep, 8, 0);
+        if (!rc)
+            rc = array_add(&a[6], fh->known[i] ? "\1" : "\0", 1, 0);
     }
     if (rc != 0)
         return rc;
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < 7; k++) {
         array_end(&a[k]);
         if (a[k].b.size > INT32_MAX)
             return actor_error_set(ACTOR_EINVAL, "PostgreSQL apply: batch too large");
@@ -837,9 +889,19 @@ static int send_group(PGconn *c, actor_store_op **ops, size_t first, size_t end,
         len[k] = (int)a[k].b.size;
         fmt[k] = 1;
     }
+    /* $7: the generation (NULL: none), $8: the flags (a[6]), $9: the host. */
+    v[7] = v[6];
+    len[7] = len[6];
+    fmt[7] = 1;
+    v[6] = fh->has_gen ? (const char *)fh->gen : NULL;
+    len[6] = fh->has_gen ? 8 : 0;
+    fmt[6] = 1;
+    v[8] = fh->host;
+    len[8] = fh->host ? (int)strlen(fh->host) : 0;
+    fmt[8] = 1;
     char name[8];
     snprintf(name, sizeof(name), "a%d", ST_SET);
-    if (!PQsendQueryPrepared(c, name, 6, v, len, fmt, 1))
+    if (!PQsendQueryPrepared(c, name, 9, v, len, fmt, 1))
         return conn_error(c, "apply");
     return 0;
 }
@@ -927,7 +989,7 @@ static int read_results(actor_store_op **ops, const step *steps, size_t nsteps, 
             for (size_t i = stp->first; i < stp->end; i++)
                 ops[i]->result = 0;
             for (int row = 0; row < PQntuples(r); row++) {
-                int64_t n = col_int8(r, row, 0);
+                int64_t n = col_int8(r, row, 0); /* 0: the generation row */
                 if (n >= 1 && (size_t)n <= stp->end - stp->first)
                     ops[stp->first + (size_t)n - 1]->result = ACTOR_ELEASE;
             }
@@ -969,10 +1031,105 @@ static int read_results(actor_store_op **ops, const step *steps, size_t nsteps, 
     return 0;
 }
 
+/* ---- the fence cache ----------------------------------------------------
+ * A fenced write looks its lease row up (and locks it until commit); in a
+ * batch of small writes that is a large part of the cost. Each host row
+ * carries a lease generation that a trigger bumps on every update of one of
+ * the host's lease rows to another holder or epoch, and on every delete of
+ * one (a takeover, a release, cleanup, host_remove); a registration starts
+ * one the host never had. A batch of writes fenced by one host first locks
+ * that host's row (FOR SHARE, its own statement), so that no change to the
+ * host's leases can commit until the batch does, and each later statement
+ * reads the generation in a snapshot taken after the lock. If the
+ * generation is the one under which the provider saw a fence hold, none of
+ * the host's lease rows changed since, and the fence still holds: the write
+ * skips the lookup. A host without a row gets no generation and every fence
+ * is looked up. The provider forgets a fence when it acquires or releases
+ * that actor's lease itself, and all of them when a batch reports another
+ * generation. */
+
+/* The one host the batch's writes are fenced by, or NULL (none, or more). */
+static const char *batch_fence_host(actor_store_op **ops, size_t n)
+{
+    const char *h = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        const actor_store_op *op = ops[i];
+        if ((op->kind != ACTOR_STORE_STATE_SET && op->kind != ACTOR_STORE_STATE_DELETE) ||
+            op->fence_host == NULL)
+            continue;
+        if (h == NULL)
+            h = op->fence_host;
+        else if (strcmp(h, op->fence_host) != 0)
+            return NULL;
+    }
+    return h;
+}
+
+/* Before sending: forget what the batch's own lease ops change, then mark
+ * the fenced writes whose fence is remembered (in batch order). */
+static void fences_hint(pg_provider *p, actor_store_op **ops, size_t n, fence_hint *fh,
+                        unsigned char *known)
+{
+    pthread_mutex_lock(&p->fence_mu);
+    fh->has_gen = fh->host != NULL && p->fence_gen_set;
+    if (fh->has_gen)
+        put_be64(fh->gen, (uint64_t)p->fence_gen);
+    for (size_t i = 0; i < n; i++) {
+        const actor_store_op *op = ops[i];
+        if (op->kind == ACTOR_STORE_LEASE_ACQUIRE || op->kind == ACTOR_STORE_LEASE_RELEASE)
+            actor__fences_forget(&p->fences, op->type, op->id);
+        else if (fh->has_gen && op->kind == ACTOR_STORE_STATE_SET && op->fence_host != NULL)
+            known[i] = (unsigned char)actor__fences_known(&p->fences, op);
+    }
+    pthread_mutex_unlock(&p->fence_mu);
+    fh->known = known;
+}
+
+/* After a committed batch: remember the fences its writes saw hold, under
+ * the generation each statement read (a later one of the batch may differ:
+ * its own lease ops bump it). */
+static void fences_learn(pg_provider *p, actor_store_op **ops, const step *steps, size_t nsteps,
+                         PGresult **res, const char *host)
+{
+    pthread_mutex_lock(&p->fence_mu);
+    for (size_t s = 0; s < nsteps; s++) {
+        const PGresult *r = res[s];
+        int have = 0;
+        int64_t gen = 0;
+        if (steps[s].kind != ST_SET || host == NULL)
+            continue; /* nothing fenced by one host: it says nothing */
+        for (int row = 0; row < PQntuples(r); row++) {
+            if (col_int8(r, row, 0) == 0 && !PQgetisnull(r, row, 1)) {
+                gen = col_int8(r, row, 1);
+                have = 1;
+            }
+        }
+        if (!have) {
+            /* The host has no row: nothing holds. */
+            actor__fences_forget_all(&p->fences);
+            p->fence_gen_set = 0;
+            continue;
+        }
+        if (!p->fence_gen_set || p->fence_gen != gen) {
+            actor__fences_forget_all(&p->fences);
+            p->fence_gen = gen;
+            p->fence_gen_set = 1;
+        }
+        for (size_t i = steps[s].first; i < steps[s].end; i++) {
+            if (ops[i]->fence_host != NULL && ops[i]->result == 0)
+                actor__fences_remember(&p->fences, ops[i]);
+        }
+    }
+    pthread_mutex_unlock(&p->fence_mu);
+}
+
 static int pg_apply(actor_provider *prov, actor_store_op **ops, size_t n)
 {
     pg_provider *p = (pg_provider *)prov;
-    array_buf arrays[6];
+    array_buf arrays[7];
+    fence_hint fh = {0};
+    unsigned char *known = NULL;
     keyset ks = {0};
     step *steps = NULL;
     PGresult **res = NULL;
@@ -994,22 +1151,33 @@ static int pg_apply(actor_provider *prov, actor_store_op **ops, size_t n)
         actor_buf_clear(&ops[i]->holder_id);
         actor_buf_clear(&ops[i]->holder_addr);
     }
-    /* At most two statements per op; a key set twice the group size. */
-    steps = calloc(2 * n, sizeof(*steps));
-    res = calloc(2 * n, sizeof(*res));
+    /* At most two statements per op and the fence host's lock; a key set
+     * twice the group size. */
+    steps = calloc(2 * n + 1, sizeof(*steps));
+    res = calloc(2 * n + 1, sizeof(*res));
+    known = calloc(n, 1);
     ks.cap = 16;
     while (ks.cap < 2 * (n < PG_GROUP_MAX_OPS ? n : PG_GROUP_MAX_OPS))
         ks.cap *= 2;
     ks.slot = calloc(ks.cap, sizeof(*ks.slot));
     ks.gen = calloc(ks.cap, sizeof(*ks.gen));
     memset(arrays, 0, sizeof(arrays));
-    if (steps == NULL || res == NULL || ks.slot == NULL || ks.gen == NULL) {
+    if (steps == NULL || res == NULL || known == NULL || ks.slot == NULL || ks.gen == NULL) {
         rc = actor__error_oom();
         goto out;
     }
+    fh.host = batch_fence_host(ops, n);
+    fences_hint(p, ops, n, &fh, known);
     if ((rc = pool_get(&l, p)) != 0)
         goto out;
-
+    if (fh.host != NULL) {
+        /* The fence host's row first, in a statement of its own (see the
+         * fence cache). */
+        params ps = {0};
+        param_text(&ps, fh.host);
+        rc = send_stmt(l.conn, ST_HOST_SHARE, &ps, "apply");
+        steps[nsteps++] = (step){ST_HOST_SHARE, 0, 0};
+    }
     for (size_t i = 0; i < n && rc == 0;) {
         const actor_store_op *op = ops[i];
         if (op->kind == ACTOR_STORE_STATE_SET) {
@@ -1021,7 +1189,7 @@ static int pg_apply(actor_provider *prov, actor_store_op **ops, size_t n)
                 bytes += ops[end]->value_len + 64;
                 end++;
             }
-            rc = send_group(l.conn, ops, i, end, arrays);
+            rc = send_group(l.conn, ops, i, end, arrays, &fh);
             steps[nsteps++] = (step){ST_SET, i, end};
             i = end;
             continue;
@@ -1055,12 +1223,15 @@ static int pg_apply(actor_provider *prov, actor_store_op **ops, size_t n)
     rc = finish_call(p, &l, res, (int)nsteps, "apply");
     if (rc == 0)
         rc = read_results(ops, steps, nsteps, res);
+    if (rc == 0)
+        fences_learn(p, ops, steps, nsteps, res, fh.host);
 
 out:
     if (res)
         clear_results(res, (int)nsteps);
-    for (int k = 0; k < 6; k++)
+    for (int k = 0; k < 7; k++)
         actor_buf_dispose(&arrays[k].b);
+    free(known);
     free(ks.slot);
     free(ks.gen);
     free(steps);
@@ -1110,8 +1281,16 @@ static int pg_host_register(actor_provider *prov, const char *host_id, const cha
         address = "";
     if (strlen(address) > ACTOR_HOST_ADDRESS_MAX || !actor_utf8_valid(address, strlen(address)))
         return check_name("host_register", "host address", address, ACTOR_HOST_ADDRESS_MAX);
-    return run_simple((pg_provider *)prov, "host_register", ST_HOST_REG, -1, host_id, address,
-                      NULL);
+    if ((rc = run_simple((pg_provider *)prov, "host_register", ST_HOST_REG, -1, host_id, address,
+                         NULL)) == 0) {
+        /* A new lease generation: what was remembered is of no use. */
+        pg_provider *p = (pg_provider *)prov;
+        pthread_mutex_lock(&p->fence_mu);
+        actor__fences_forget_all(&p->fences);
+        p->fence_gen_set = 0;
+        pthread_mutex_unlock(&p->fence_mu);
+    }
+    return rc;
 }
 
 static int pg_host_heartbeat(actor_provider *prov, const char *host_id)
@@ -1398,6 +1577,8 @@ static void pg_free(actor_provider *prov)
     free(p->conns);
     free(p->free_idx);
     free(p->url);
+    actor__fences_dispose(&p->fences);
+    pthread_mutex_destroy(&p->fence_mu);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);
@@ -1438,6 +1619,7 @@ int actor__postgres_provider_open(actor_provider **out, const actor_provider_con
     if (p == NULL)
         return actor__error_oom();
     pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->fence_mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&p->cv, &ca);

@@ -770,7 +770,7 @@ static void test_fence_ends_with_lease(void)
 {
     actor_cleanup_counts cc = {0};
     actor_store_op op;
-    uint64_t e = 0;
+    uint64_t e = 0, e2 = 0;
 
     T_OK(P->host_register(P, "h-end", "addr-end"));
     /* Released. */
@@ -797,19 +797,42 @@ static void test_fence_ends_with_lease(void)
     T_EQ(APPLY1(&op), ACTOR_ELEASE);
     T_STATE("t_end", "rm", "held");
 
-    /* The host died and cleanup took its leases. */
+    /* The host died and cleanup took its leases: first one of two (the
+     * host keeps its row while it holds the other), then the rest. */
+    drain();
     T_OK(P->host_register(P, "h-end", "addr-end"));
     T_EQ(do_acquire("t_end", "dead", "h-end", &e), 0);
+    T_EQ(do_acquire("t_end", "dead2", "h-end", &e2), 0);
     for (int i = 0; i < 2; i++) {
         op = fenced(op_set("t_end", "dead", "held", 0), "h-end", e);
         T_EQ(APPLY1(&op), 0);
+        op = fenced(op_set("t_end", "dead2", "held", 0), "h-end", e2);
+        T_EQ(APPLY1(&op), 0);
     }
     T_CHECK(T_WAIT_UNTIL(lease_dead("t_end", "dead", NULL), WAIT_MS));
+    T_OK(P->cleanup(&cc, P, 1));
+    T_EQ(cc.dead_leases, 1);
+    T_EQ(cc.dead_hosts, 0);
+    for (int k = 0; k < 2; k++) {
+        const char *id = k == 0 ? "dead" : "dead2";
+        actor_lease_info li = {0};
+        int gone = P->lease_get(&li, P, "t_end", id) == ACTOR_ENOTFOUND;
+        actor_lease_info_dispose(&li);
+        if (gone) {
+            op = fenced(op_set("t_end", id, "after cleanup", 0), "h-end", k == 0 ? e : e2);
+            T_EQ(APPLY1(&op), ACTOR_ELEASE);
+            T_STATE("t_end", id, "held");
+        }
+    }
+    memset(&cc, 0, sizeof(cc));
     T_OK(P->cleanup(&cc, P, 10000));
-    T_CHECK(cc.dead_leases >= 1);
+    T_EQ(cc.dead_leases, 1);
     op = fenced(op_set("t_end", "dead", "after cleanup", 0), "h-end", e);
     T_EQ(APPLY1(&op), ACTOR_ELEASE);
+    op = fenced(op_set("t_end", "dead2", "after cleanup", 0), "h-end", e2);
+    T_EQ(APPLY1(&op), ACTOR_ELEASE);
     T_STATE("t_end", "dead", "held");
+    T_STATE("t_end", "dead2", "held");
     drain();
 }
 

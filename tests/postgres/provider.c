@@ -390,7 +390,7 @@ static void test_schema_race(void)
     }
     pthread_barrier_destroy(&start);
     snprintf(sql, sizeof(sql), "SELECT value FROM %smeta WHERE key = 'schema_version'", prefix);
-    T_EQ(pg_scalar(d, sql), 1);
+    T_EQ(pg_scalar(d, sql), 2);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %sstate", prefix);
     T_EQ(pg_scalar(d, sql), 1);
     PQfinish(d);
@@ -425,7 +425,7 @@ static void test_newer_schema(void)
     T_ASSERT(pg_exec_ok(d, sql));
     T_EQ(actor_provider_open(&p, &c), ACTOR_ESCHEMA);
     T_CONTAINS(actor_error_last(), "99");
-    T_CONTAINS(actor_error_last(), "version 1");
+    T_CONTAINS(actor_error_last(), "version 2");
     T_EQ(count_tables(d, prefix), 2); /* the table and its primary key index */
 
     /* A full current schema with data, then the version bumped. */
@@ -437,11 +437,11 @@ static void test_newer_schema(void)
     actor_provider_free(p);
     p = NULL;
     long long before = count_tables(d, prefix);
-    snprintf(sql, sizeof(sql), "UPDATE %smeta SET value = '2' WHERE key = 'schema_version'",
+    snprintf(sql, sizeof(sql), "UPDATE %smeta SET value = '3' WHERE key = 'schema_version'",
              prefix);
     T_ASSERT(pg_exec_ok(d, sql));
     T_EQ(actor_provider_open(&p, &c), ACTOR_ESCHEMA);
-    T_CONTAINS(actor_error_last(), "version 2");
+    T_CONTAINS(actor_error_last(), "version 3");
     T_EQ(count_tables(d, prefix), before);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %sstate WHERE value = 'data'", prefix);
     T_EQ(pg_scalar(d, sql), 1);
@@ -715,6 +715,120 @@ static void test_concurrent_writers(void)
     PQfinish(d);
 }
 
+struct fenced_writer {
+    actor_provider *p;
+    actor_store_op op;
+    int rc;
+    int done; /* atomic */
+};
+
+static void *fenced_write_thread(void *arg)
+{
+    struct fenced_writer *w = arg;
+    w->rc = pg_apply1(w->p, &w->op);
+    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* 1 when another backend waits for the open transaction of d to end (a
+ * row lock it holds). */
+static int lock_of_d_awaited(PGconn *d)
+{
+    return pg_scalar(d, "SELECT count(*) FROM pg_locks WHERE NOT granted AND "
+                        "locktype = 'transactionid' AND "
+                        "transactionid::text::bigint = txid_current()") > 0;
+}
+
+/* The fence cache against changes it must see: a fence the provider saw
+ * hold is written without a lookup only while nothing changed its host's
+ * leases. A takeover committed by another connection (an update of the
+ * lease row) fences the next write out; and a write that starts while such
+ * a change is in flight waits for it, then is fenced out. */
+static void test_fence_cache(void)
+{
+    char prefix[40], sql[400];
+    actor_provider_config c = pg_config(url, pg_prefix(prefix, sizeof(prefix)));
+    actor_provider *p = NULL;
+    actor_store_op op;
+    struct fenced_writer w;
+    pthread_t th;
+    uint64_t e;
+    PGconn *d = pg_direct(url);
+
+    T_ASSERT(d != NULL);
+    T_OK(actor_provider_open(&p, &c));
+    T_OK(p->host_register(p, "hc", "addr"));
+    for (int k = 0; k < 2; k++) {
+        const char *id = k == 0 ? "a" : "b";
+        memset(&op, 0, sizeof(op));
+        op.kind = ACTOR_STORE_LEASE_ACQUIRE;
+        op.type = "F";
+        op.id = id;
+        op.fence_host = "hc";
+        T_OK(pg_apply1(p, &op));
+        T_EQ(op.result, 0);
+        e = op.out_epoch;
+        actor_store_op_dispose(&op);
+        /* Twice: the second may be written from the cache. */
+        for (int i = 0; i < 2; i++) {
+            pg_op_set(&op, "F", id, "mine", 0);
+            op.fence_host = "hc";
+            op.fence_epoch = e;
+            T_OK(pg_apply1(p, &op));
+            T_EQ(op.result, 0);
+        }
+    }
+
+    /* A takeover of a, committed by another connection. */
+    snprintf(sql, sizeof(sql),
+             "UPDATE %sleases SET host_id = 'other', epoch = epoch + 1 "
+             "WHERE actor_type = 'F' AND actor_id = 'a'",
+             prefix);
+    T_ASSERT(pg_exec_ok(d, sql));
+    pg_op_set(&op, "F", "a", "stale", 0);
+    op.fence_host = "hc";
+    op.fence_epoch = 1;
+    T_OK(pg_apply1(p, &op));
+    T_EQ(op.result, ACTOR_ELEASE);
+
+    /* b, written again (cached once more), then taken over by a
+     * transaction that is still open when the next write starts. */
+    pg_op_set(&op, "F", "b", "mine again", 0);
+    op.fence_host = "hc";
+    op.fence_epoch = 1;
+    T_OK(pg_apply1(p, &op));
+    T_EQ(op.result, 0);
+    pg_op_set(&op, "F", "b", "mine again", 0);
+    op.fence_host = "hc";
+    op.fence_epoch = 1;
+    T_OK(pg_apply1(p, &op));
+    T_EQ(op.result, 0);
+    snprintf(sql, sizeof(sql),
+             "BEGIN; UPDATE %sleases SET host_id = 'other', epoch = epoch + 1 "
+             "WHERE actor_type = 'F' AND actor_id = 'b'",
+             prefix);
+    T_ASSERT(pg_exec_ok(d, sql));
+    memset(&w, 0, sizeof(w));
+    w.p = p;
+    pg_op_set(&w.op, "F", "b", "stale", 0);
+    w.op.fence_host = "hc";
+    w.op.fence_epoch = 1;
+    T_ASSERT(pthread_create(&th, NULL, fenced_write_thread, &w) == 0);
+    /* The write waits for the open takeover (a lock not granted), and has
+     * not finished. */
+    T_CHECK(T_WAIT_UNTIL(lock_of_d_awaited(d), 10000));
+    T_EQ(__atomic_load_n(&w.done, __ATOMIC_ACQUIRE), 0);
+    T_ASSERT(pg_exec_ok(d, "COMMIT"));
+    pthread_join(th, NULL);
+    T_OK(w.rc);
+    T_EQ(w.op.result, ACTOR_ELEASE);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM %sstate WHERE actor_type = 'F' AND value = 'stale'", prefix);
+    T_EQ(pg_scalar(d, sql), 0);
+    actor_provider_free(p);
+    PQfinish(d);
+}
+
 int main(void)
 {
     url = pg_url_or_skip("postgres_provider");
@@ -730,5 +844,6 @@ int main(void)
     T_RUN(test_pool_exhausted);
     T_RUN(test_concurrent_writers);
     T_RUN(test_jobs_and_heartbeat);
+    T_RUN(test_fence_cache);
     return t_done();
 }
