@@ -121,6 +121,9 @@ static int resolve_options(actor_host_options *o, const actor_host_options *in)
     return 0;
 }
 
+/* The last serial given to a host (see actor_host.serial). */
+static uint64_t host_serials;
+
 int actor_host_new(actor_host **out, const char *store_url, const actor_host_options *opts)
 {
     actor_host *h;
@@ -135,6 +138,7 @@ int actor_host_new(actor_host **out, const char *store_url, const actor_host_opt
     h = calloc(1, sizeof(*h));
     if (h == NULL)
         return actor__error_oom();
+    h->serial = __atomic_add_fetch(&host_serials, 1, __ATOMIC_RELAXED);
     pthread_mutex_init(&h->bg_mu, NULL);
     actor__cond_init_mono(&h->bg_cv);
     if ((rc = resolve_options(&h->opts, opts)) != 0)

@@ -250,6 +250,7 @@ typedef struct actor__actor {
 typedef struct actor__table actor__table;
 
 struct actor_host {
+    uint64_t serial; /* unique in the process: told apart from a later host at this address */
     actor_host_options opts;
     char host_id[ACTOR_HOST_ID_MAX + 1];
     char *address;

@@ -146,6 +146,69 @@ static int check_call(const actor_host *host, const actor__type_entry *te, const
     return 0;
 }
 
+/* ---- the repeat reference -------------------------------------------------
+ * A thread that sends by name to the same actor twice in a row gets a
+ * reference to it, which it keeps until it sends by name to another actor
+ * or exits. A hot actor fed by name (a counter, a session, a queue) then
+ * costs what a reference costs: no table lookup and no shard lock per
+ * message, which senders contending for one actor would otherwise queue
+ * on. A thread that fans out over many actors pays one comparison per
+ * send. Like any reference, it keeps the actor's table entry (dormant once
+ * the actor is deactivated), not the actor, active. */
+typedef struct repeat {
+    uint64_t serial; /* the host's (actor_host.serial); 0: empty */
+    const actor__type_entry *type;
+    uint32_t hash;
+    actor__actor *pinned; /* NULL until sent to twice in a row */
+    char id[ACTOR_ID_MAX + 1];
+} repeat;
+
+static _Thread_local repeat tls_repeat;
+static pthread_key_t repeat_key;
+static pthread_once_t repeat_once = PTHREAD_ONCE_INIT;
+
+static void repeat_drop(repeat *r)
+{
+    if (r->pinned != NULL)
+        actor__table_unpin(r->pinned);
+    r->pinned = NULL;
+    r->serial = 0;
+}
+
+static void repeat_exit(void *arg)
+{
+    repeat_drop(arg);
+}
+
+static void repeat_key_init(void)
+{
+    (void)pthread_key_create(&repeat_key, repeat_exit);
+}
+
+/* The pinned entry of (type, id) when this thread sent to it last time,
+ * else NULL (and this send is remembered). Names already checked. */
+static actor__actor *repeat_find(actor_host *host, actor__type_entry *te, const char *id,
+                                 uint32_t hash)
+{
+    repeat *r = &tls_repeat;
+
+    if (r->serial == host->serial && r->type == te && r->hash == hash && strcmp(r->id, id) == 0) {
+        /* The second send in a row: pin, and unpin when the thread exits.
+         * A failure (no memory) only means the lookup by name. */
+        if (r->pinned == NULL && (pthread_once(&repeat_once, repeat_key_init) != 0 ||
+                                  pthread_setspecific(repeat_key, r) != 0 ||
+                                  actor__table_pin(host, te, id, hash, &r->pinned) != 0))
+            r->pinned = NULL;
+        return r->pinned;
+    }
+    repeat_drop(r);
+    memcpy(r->id, id, strlen(id) + 1); /* at most ACTOR_ID_MAX bytes: checked */
+    r->serial = host->serial;
+    r->type = te;
+    r->hash = hash;
+    return NULL;
+}
+
 /* An invoke by name: its checks, and where it goes. */
 static int by_name(target *t, actor_host *host, const char *type, const char *id,
                    const char *method, const void *request, size_t request_len)
@@ -159,6 +222,7 @@ static int by_name(target *t, actor_host *host, const char *type, const char *id
         (rc = check_call(host, t->type, type, id, method, request, request_len)) != 0)
         return rc;
     t->hash = actor__table_hash(t->type, id);
+    t->pinned = repeat_find(host, t->type, id, t->hash);
     return 0;
 }
 

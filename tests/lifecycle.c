@@ -3,7 +3,8 @@
  * first messages, idle deactivation by the scanner (hook runs), halt of one
  * actor and of all, reactivation that reads state back, state that survives
  * freeing the host and opening a new one on the same file, failed
- * activations, and the initialise-only-when-absent pattern in activate.
+ * activations, the initialise-only-when-absent pattern in activate, and
+ * the reference a thread holds to the actor it keeps sending to by name.
  */
 #include "test.h"
 
@@ -149,6 +150,58 @@ static void test_idle_deactivation(void)
     actor_host_free(h);
 }
 
+static void *two_sends(void *arg)
+{
+    for (int i = 0; i < 2; i++)
+        if (actor_invoke(NULL, g_host, "acc", "from-thread", "add", "1", 2) != 0)
+            __atomic_add_fetch((int *)arg, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/* A thread that sends to one actor by name again and again holds a
+ * reference to it (invoke.c). The actor still deactivates when idle and
+ * activates again on the next send; a thread's reference goes with the
+ * thread (the ASan run reports the entry as leaked otherwise); and a host
+ * freed and replaced, quite possibly at the same address, gets the sends,
+ * not the old host's entry. */
+static void test_repeat_sends(void)
+{
+    char url[700];
+    actor_host *h = start_host(t_sqlite_url(url, sizeof(url), "repeat.db"), 50);
+    actor_buf r = ACTOR_BUF_INIT;
+    pthread_t th;
+    int failures = 0;
+
+    T_ASSERT(h != NULL);
+    for (int i = 0; i < 5; i++)
+        T_OK(actor_invoke_async(h, "acc", "rep", "add", "3", 2, NULL, NULL));
+    T_OK(actor_invoke(&r, h, "acc", "rep", "get", NULL, 0));
+    T_STREQ(r.ptr, "115");
+    T_ASSERT(pthread_create(&th, NULL, two_sends, &failures) == 0);
+    pthread_join(th, NULL);
+    T_EQ(failures, 0);
+
+    /* Idle: both deactivated, although this thread keeps a reference. */
+    T_ASSERT(T_WAIT_UNTIL(__atomic_load_n(&g_deactivations, __ATOMIC_SEQ_CST) == 2, 10000));
+    T_ASSERT(T_WAIT_UNTIL(actor_host_active_count(h) == 0, 10000));
+    T_OK(actor_invoke(&r, h, "acc", "rep", "add", "1", 2));
+    T_OK(actor_invoke(&r, h, "acc", "rep", "get", NULL, 0));
+    T_STREQ(r.ptr, "116");
+    T_EQ(g_activations, 3);
+    actor_host_free(h);
+
+    h = start_host(url, -1);
+    T_ASSERT(h != NULL);
+    T_OK(actor_invoke(&r, h, "acc", "rep", "get", NULL, 0));
+    T_STREQ(r.ptr, "116");
+    T_OK(actor_invoke(&r, h, "acc", "rep", "add", "1", 2));
+    T_OK(actor_invoke(&r, h, "acc", "rep", "get", NULL, 0));
+    T_STREQ(r.ptr, "117");
+    T_EQ(g_activations, 1);
+    actor_buf_dispose(&r);
+    actor_host_free(h);
+}
+
 static void test_halt(void)
 {
     char url[700];
@@ -243,5 +296,6 @@ int main(void)
     T_RUN(test_halt);
     T_RUN(test_state_survives_new_host);
     T_RUN(test_failed_activation);
+    T_RUN(test_repeat_sends);
     return t_done();
 }
