@@ -583,8 +583,10 @@ void actor__activation_run(actor__runnable *item, void *payload)
                  * after the lock; the budget applies below. */
                 actor__msg *newest = actor__inbox_take(a), *oldest;
                 end = a->mtail;
-                a->mhead = NULL;
-                a->mtail = NULL;
+                if (run != NULL) { /* no store when empty: keep the line clean */
+                    a->mhead = NULL;
+                    a->mtail = NULL;
+                }
                 pthread_mutex_unlock(mu);
                 newest = actor__mailbox_reverse(newest, &oldest);
                 if (run == NULL) {

@@ -223,28 +223,33 @@ enum {
  * reference) until it is deactivated with an empty mailbox and no
  * reference. Fields marked [shard] are guarded by its table shard's lock;
  * [turn] ones are touched only by the thread that runs the actor (the pool
- * runs an actor on one thread at a time). */
+ * runs an actor on one thread at a time). Laid out for the two paths that
+ * touch an actor on every message: the fields senders and runners write
+ * (pool link, inbox, mailbox, last use) come first; those a lookup by name
+ * reads (chain, type, hash, ID) come last, behind the ones written only on
+ * activation, so that a lookup does not pull in a cache line another core
+ * is writing. */
 typedef struct actor__actor {
-    actor__runnable run;        /* pool link [scheduled: see inbox] */
-    struct actor__actor *hnext; /* hash chain [shard] */
-    actor__type_entry *type;    /* immutable */
-    uintptr_t inbox;            /* atomic: newest-first messages | INBOX flags */
-    actor__msg *mhead, *mtail;  /* mailbox, oldest first [shard] */
-    void *instance;             /* [turn] */
+    actor__runnable run;       /* pool link [scheduled: see inbox]; first: the pool's item */
+    uintptr_t inbox;           /* atomic: newest-first messages | INBOX flags */
+    actor__msg *mhead, *mtail; /* mailbox, oldest first [shard] */
+    int64_t last_used_ms;      /* monotonic [shard] */
+    void *instance;            /* [turn] */
     union {
         actor__cache *cache;            /* [turn] while ACTIVE */
         struct actor__lease_req *lease; /* [turn] while a lease op is out */
     };
-    uint64_t epoch;       /* lease epoch [turn] */
-    int64_t last_used_ms; /* monotonic [shard] */
-    uint32_t hash;        /* immutable */
-    uint32_t refs;        /* references pinning the entry [shard] */
-    uint8_t status;       /* ACTOR__NEW ... [shard] */
-    uint8_t halt_queued;  /* a HALT message is in the mailbox [shard] */
-    uint8_t lost;         /* lease lost: drop, re-activate [shard] */
-    uint8_t dormant;      /* kept only for references; not counted [shard] */
-    uint8_t orphan;       /* the host was freed with references left */
-    char id[];            /* NUL-terminated */
+    uint64_t epoch;             /* lease epoch [turn] */
+    struct actor__actor *hnext; /* hash chain [shard] */
+    actor__type_entry *type;    /* immutable */
+    uint32_t hash;              /* immutable */
+    uint32_t refs;              /* references pinning the entry [shard] */
+    uint8_t status;             /* ACTOR__NEW ... [shard] */
+    uint8_t halt_queued;        /* a HALT message is in the mailbox [shard] */
+    uint8_t lost;               /* lease lost: drop, re-activate [shard] */
+    uint8_t dormant;            /* kept only for references; not counted [shard] */
+    uint8_t orphan;             /* the host was freed with references left */
+    char id[];                  /* NUL-terminated */
 } actor__actor;
 
 typedef struct actor__table actor__table;
