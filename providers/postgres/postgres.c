@@ -1048,6 +1048,13 @@ static int read_results(actor_store_op **ops, const step *steps, size_t nsteps, 
  * that actor's lease itself, and all of them when a batch reports another
  * generation. */
 
+/* Forget every fence and the generation. Called with fence_mu held. */
+static void fences_reset_locked(pg_provider *p)
+{
+    actor__fences_forget_all(&p->fences);
+    p->fence_gen_set = 0;
+}
+
 /* The one host the batch's writes are fenced by, or NULL (none, or more). */
 static const char *batch_fence_host(actor_store_op **ops, size_t n)
 {
@@ -1106,9 +1113,7 @@ static void fences_learn(pg_provider *p, actor_store_op **ops, const step *steps
             }
         }
         if (!have) {
-            /* The host has no row: nothing holds. */
-            actor__fences_forget_all(&p->fences);
-            p->fence_gen_set = 0;
+            fences_reset_locked(p); /* the host has no row: nothing holds */
             continue;
         }
         if (!p->fence_gen_set || p->fence_gen != gen) {
@@ -1286,8 +1291,7 @@ static int pg_host_register(actor_provider *prov, const char *host_id, const cha
         /* A new lease generation: what was remembered is of no use. */
         pg_provider *p = (pg_provider *)prov;
         pthread_mutex_lock(&p->fence_mu);
-        actor__fences_forget_all(&p->fences);
-        p->fence_gen_set = 0;
+        fences_reset_locked(p);
         pthread_mutex_unlock(&p->fence_mu);
     }
     return rc;

@@ -965,8 +965,9 @@ static int fence_sync(struct sqlite_provider *sp, struct conn *c)
 static int apply_set(struct sqlite_provider *sp, struct conn *c, actor_store_op *op, int64_t now)
 {
     sqlite3_stmt *st = NULL;
-    int known = op->fence_host != NULL && actor__fences_known(&sp->fences, op);
-    enum stmt_id which = op->fence_host && !known ? ST_STATE_SET_FENCED : ST_STATE_SET;
+    enum stmt_id which = op->fence_host && !actor__fences_known(&sp->fences, op)
+                             ? ST_STATE_SET_FENCED
+                             : ST_STATE_SET;
     int rc;
 
     if ((rc = stmt_get(&st, sp, c, which)) != 0)

@@ -739,6 +739,14 @@ static int lock_of_d_awaited(PGconn *d)
                         "transactionid::text::bigint = txid_current()") > 0;
 }
 
+/* A state set of F/id fenced by host "hc" under `epoch`. */
+static void fenced_op(actor_store_op *op, const char *id, const char *value, uint64_t epoch)
+{
+    pg_op_set(op, "F", id, value, 0);
+    op->fence_host = "hc";
+    op->fence_epoch = epoch;
+}
+
 /* The fence cache against changes it must see: a fence the provider saw
  * hold is written without a lookup only while nothing changed its host's
  * leases. A takeover committed by another connection (an update of the
@@ -771,9 +779,7 @@ static void test_fence_cache(void)
         actor_store_op_dispose(&op);
         /* Twice: the second may be written from the cache. */
         for (int i = 0; i < 2; i++) {
-            pg_op_set(&op, "F", id, "mine", 0);
-            op.fence_host = "hc";
-            op.fence_epoch = e;
+            fenced_op(&op, id, "mine", e);
             T_OK(pg_apply1(p, &op));
             T_EQ(op.result, 0);
         }
@@ -785,24 +791,17 @@ static void test_fence_cache(void)
              "WHERE actor_type = 'F' AND actor_id = 'a'",
              prefix);
     T_ASSERT(pg_exec_ok(d, sql));
-    pg_op_set(&op, "F", "a", "stale", 0);
-    op.fence_host = "hc";
-    op.fence_epoch = 1;
+    fenced_op(&op, "a", "stale", 1);
     T_OK(pg_apply1(p, &op));
     T_EQ(op.result, ACTOR_ELEASE);
 
     /* b, written again (cached once more), then taken over by a
      * transaction that is still open when the next write starts. */
-    pg_op_set(&op, "F", "b", "mine again", 0);
-    op.fence_host = "hc";
-    op.fence_epoch = 1;
-    T_OK(pg_apply1(p, &op));
-    T_EQ(op.result, 0);
-    pg_op_set(&op, "F", "b", "mine again", 0);
-    op.fence_host = "hc";
-    op.fence_epoch = 1;
-    T_OK(pg_apply1(p, &op));
-    T_EQ(op.result, 0);
+    for (int i = 0; i < 2; i++) {
+        fenced_op(&op, "b", "mine again", 1);
+        T_OK(pg_apply1(p, &op));
+        T_EQ(op.result, 0);
+    }
     snprintf(sql, sizeof(sql),
              "BEGIN; UPDATE %sleases SET host_id = 'other', epoch = epoch + 1 "
              "WHERE actor_type = 'F' AND actor_id = 'b'",
@@ -810,9 +809,7 @@ static void test_fence_cache(void)
     T_ASSERT(pg_exec_ok(d, sql));
     memset(&w, 0, sizeof(w));
     w.p = p;
-    pg_op_set(&w.op, "F", "b", "stale", 0);
-    w.op.fence_host = "hc";
-    w.op.fence_epoch = 1;
+    fenced_op(&w.op, "b", "stale", 1);
     T_ASSERT(pthread_create(&th, NULL, fenced_write_thread, &w) == 0);
     /* The write waits for the open takeover (a lock not granted), and has
      * not finished. */
