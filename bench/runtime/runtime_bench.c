@@ -664,13 +664,15 @@ static void writes(const char *url, long total)
         int nw = counts[k];
         /* The ceilings are measured before and after the runtime's runs
          * and the better of the two counts: a ceiling is the best the store
-         * does, and on a shared machine one short measurement may land in
-         * a slow moment. */
-        long cn = total / 4 > nw ? total / 4 : nw;
+         * does, and on a shared machine one measurement may land in a slow
+         * moment. Each is as many writes as a runtime run: a disk's rate
+         * of syncs falls as a run goes on, so a shorter ceiling would
+         * measure a burst the runtime's longer run cannot have. */
+        long each = total / nw > 0 ? total / nw : 1;
+        long cn = each * nw;
         ceiling = ceiling_writes(url, cn, nw, 0);
         fenced = ceiling_writes(url, cn, nw, 1);
         actor_host *h = start_host(url, 0);
-        long each = total / nw > 0 ? total / nw : 1;
         double t0, dt, rate;
         char id[32];
 
