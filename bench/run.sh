@@ -589,7 +589,10 @@ per batch). Limits: fsync rate (SQLite, one writer), round trips (PostgreSQL), b
 larger than the number of writers waiting, and on 2 CPUs the writer threads themselves.
 \`bench_store\` writes ~100-byte values over 10,000 keys per thread, \`runtime_bench\`
 ~10-byte values over W keys, so the raw-SQL ratio is an approximation; the fenced
-same-batch ceiling is the like-for-like one.
+same-batch ceiling is the like-for-like one. Each ceiling runs as many writes as the
+runtime's run (it used to run a quarter of them): on this machine's disk the rate of syncs
+falls as a run goes on (a ceiling of 5,000 writes measured 1.3x-1.5x the rate of one of 20,000 run
+right after it), so a shorter ceiling measured a burst the runtime's run could not have.
 
 Each W is run twice. *Blocking set*: as above, each actor loops over
 \`actor_ctx_state_set\` inside one turn. A turn waiting for its commit is parked: its
@@ -599,7 +602,10 @@ wake-ups, not the disk, bounded 64 writers at about a third of the ceiling). Wha
 between two commits is the writers' trip back: the commit's completion resumes the parked
 writers (the other worker is woken once for its share), each sends its next write, and the
 caller about to lead lets the ready writers of its own worker go first so that they ride in
-its batch. *Staged*: each message stages one write
+its batch. On SQLite the leader does not wait for that trip to end before it starts: it
+opens the transaction at once and runs the statements of the writes already queued while
+the rest arrive (the provider's \`apply_stream\`), so only the commit itself is left when
+the last write comes in. *Staged*: each message stages one write
 (\`actor_ctx_state_stage_set\`) and returns; the runtime commits it, then answers, and the
 answer's callback sends the actor its next message, so each actor still has exactly one
 write in flight and no answer precedes its commit, and no turn waits at all.

@@ -17,9 +17,15 @@
  *
  * Batch smoothing: writers that were just completed need a moment to wake
  * up and send their next write, so a new leader that finds fewer ops queued
- * than the last batch had waits a little (at most half the last commit's
+ * than the last batch had waits a little (at most the last commit's
  * duration, at most 2 ms) for them. Without it, W concurrent writers settle
  * into two alternating batches of W/2 and twice the commits.
+ *
+ * Streaming: with a provider that has apply_stream, the leader opens the
+ * transaction at once and the provider runs the statements of the writes
+ * queued so far while the rest are still arriving; the wait above then
+ * overlaps with that work instead of preceding it, and only the commit
+ * itself is left when the last write arrives.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,17 +37,30 @@ struct actor__commit {
     pthread_mutex_t mu;
     pthread_cond_t arrive_cv; /* a leader waiting for more requests */
     actor__commit_req *head, *tail;
-    size_t queued_ops;  /* ops of the queued requests */
+    size_t queued_ops;  /* ops of the queued requests not yet in a batch */
     size_t last_batch;  /* ops of the last batch committed */
-    int64_t last_us;    /* how long the last commit took */
-    int leader_waiting; /* the leader sleeps on arrive_cv */
+    int64_t last_us;    /* how long the last commit took, from its last op */
+    int leader_waiting; /* the leader sleeps on arrive_cv... */
+    size_t wake_at;     /* ...until queued_ops reaches this */
     int leader_active;
     actor_provider *provider;
+    int stream; /* the provider has apply_stream */
     size_t max_batch;
-    /* The leader's gather array; only the active leader touches it. */
+    /* The batch being formed, only touched by the active leader: the
+     * requests from the head to `taken`, their `total` ops gathered in
+     * `batch`. */
     actor_store_op **batch;
     size_t batch_cap;
+    actor__commit_req *taken;
+    size_t total;
+    int64_t deadline_us; /* stop waiting for more requests at this time */
+    int64_t commit_us;   /* when the stream gave its last op */
 };
+
+/* Ops a streaming leader that caught up waits for before it goes on: it
+ * runs the writes that arrived while it slept, and is woken once per few
+ * arrivals rather than for each. */
+#define STREAM_CHUNK 8
 
 int actor__commit_new(actor__commit **out, actor_provider *provider, size_t max_batch)
 {
@@ -53,6 +72,7 @@ int actor__commit_new(actor__commit **out, actor_provider *provider, size_t max_
     pthread_mutex_init(&c->mu, NULL);
     actor__cond_init_mono(&c->arrive_cv);
     c->provider = provider;
+    c->stream = provider->version >= 2 && provider->apply_stream != NULL;
     c->max_batch = max_batch ? max_batch : 1000;
     *out = c;
     return 0;
@@ -68,36 +88,47 @@ void actor__commit_free(actor__commit *c)
     free(c);
 }
 
-/* Gather the ops of the requests from the head on into c->batch, up to
- * max_batch (at least the head's). Called with c->mu held, by the leader. */
-static int gather(actor__commit *c, actor__commit_req **last_out, size_t *total_out)
+/* Add the queued requests after `taken` (from the head when nothing is
+ * taken yet) to the batch, up to max_batch ops (at least one request).
+ * Called with c->mu held, by the leader. On failure to allocate with
+ * nothing taken yet, the head request is taken without its ops: the batch
+ * fails, and that request with it. */
+static int take(actor__commit *c)
 {
-    size_t total = 0;
-    actor__commit_req *r, *last = c->head;
+    actor__commit_req *first = c->taken ? c->taken->next : c->head, *r, *last = NULL;
+    size_t total = c->total;
 
-    for (r = c->head; r; r = r->next) {
-        if (r != c->head && total + r->n > c->max_batch)
+    for (r = first; r; r = r->next) {
+        if (total > 0 && total + r->n > c->max_batch)
             break;
         total += r->n;
         last = r;
     }
+    if (last == NULL)
+        return 0;
     if (total > c->batch_cap) {
-        size_t cap = total < 64 ? 64 : total;
-        actor_store_op **b = realloc(c->batch, cap * sizeof(*b));
-        if (b == NULL)
+        size_t cap = c->batch_cap ? c->batch_cap : 64;
+        actor_store_op **b;
+        while (cap < total)
+            cap *= 2;
+        if ((b = realloc(c->batch, cap * sizeof(*b))) == NULL) {
+            if (c->taken == NULL) {
+                c->taken = c->head;
+                c->queued_ops -= c->head->n;
+            }
             return actor__error_oom();
+        }
         c->batch = b;
         c->batch_cap = cap;
     }
-    total = 0;
-    for (r = c->head;; r = r->next) {
-        memcpy(c->batch + total, r->ops, r->n * sizeof(*r->ops));
-        total += r->n;
+    for (r = first;; r = r->next) {
+        memcpy(c->batch + c->total, r->ops, r->n * sizeof(*r->ops));
+        c->total += r->n;
+        c->queued_ops -= r->n;
         if (r == last)
             break;
     }
-    *last_out = last;
-    *total_out = total;
+    c->taken = last;
     return 0;
 }
 
@@ -108,30 +139,54 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Before a batch: if fewer ops are queued than the last batch carried, give
- * the writers the last batch completed a moment to send their next writes.
- * Called with c->mu held. */
-static void wait_for_more(actor__commit *c)
+/* Wait until `want` ops are queued or the deadline passes. Called by the
+ * leader with c->mu held. A waiting leader is not running: the pool lets
+ * another thread run the actors whose writes it waits for (lock order
+ * commit -> pool); `blocked` says the caller already told it so. */
+static void await_ops(actor__commit *c, size_t want, int blocked)
 {
-    int64_t budget = c->last_us < 2000 ? c->last_us : 2000;
-    int64_t deadline;
     struct timespec ts;
 
-    if (c->queued_ops >= c->last_batch || budget <= 0)
-        return;
-    deadline = now_us() + budget;
-    ts.tv_sec = (time_t)(deadline / 1000000);
-    ts.tv_nsec = (long)(deadline % 1000000) * 1000;
+    ts.tv_sec = (time_t)(c->deadline_us / 1000000);
+    ts.tv_nsec = (long)(c->deadline_us % 1000000) * 1000;
+    c->wake_at = want;
     c->leader_waiting = 1;
-    /* A waiting leader is not running: the pool lets another thread run
-     * the actors whose writes it waits for (lock order commit -> pool). */
-    actor__pool_block_enter();
-    while (c->queued_ops < c->last_batch && c->queued_ops < c->max_batch) {
+    if (!blocked)
+        actor__pool_block_enter();
+    while (c->queued_ops < want) {
         if (pthread_cond_timedwait(&c->arrive_cv, &c->mu, &ts) != 0)
             break; /* time is up: commit what there is */
     }
-    actor__pool_block_leave();
+    if (!blocked)
+        actor__pool_block_leave();
     c->leader_waiting = 0;
+}
+
+/* The stream of a streaming leader (actor_store_next_fn): the requests
+ * queued when it starts, then those that arrive while the provider runs
+ * the statements of the earlier ones, until the batch is as large as the
+ * last one or the deadline passes. Called by the provider on the leader's
+ * thread, inside its transaction. */
+static int stream_next(void *arg, actor_store_op ***ops, size_t *n)
+{
+    actor__commit *c = arg;
+    size_t start, target;
+    int rc;
+
+    pthread_mutex_lock(&c->mu);
+    start = c->total;
+    if (c->taken != NULL) {
+        target = c->last_batch < c->max_batch ? c->last_batch : c->max_batch;
+        if (c->total < target && c->queued_ops == 0 && now_us() < c->deadline_us)
+            await_ops(c, target - c->total < STREAM_CHUNK ? target - c->total : STREAM_CHUNK, 1);
+    }
+    rc = take(c);
+    *ops = c->batch + start;
+    *n = rc == 0 ? c->total - start : 0;
+    if (*n == 0)
+        c->commit_us = now_us();
+    pthread_mutex_unlock(&c->mu);
+    return rc;
 }
 
 /* Wake the caller of a blocking request (done, or made leader): unpark its
@@ -148,6 +203,56 @@ static void wake(actor__commit_req *r)
         sem_post(r->sem);
 }
 
+/* Form one batch from the head of the queue and commit it: streamed (the
+ * statements of the first requests run while later ones arrive), or
+ * gathered whole and applied. Called with c->mu held; returns with it held,
+ * the batch's requests being those from the head to c->taken. Batch
+ * smoothing: writers that were just completed need a moment to send their
+ * next writes, so while fewer ops than the last batch had are in, the
+ * leader waits a little for them (at most the last commit's duration, at
+ * most 2 ms). */
+static int commit_batch(actor__commit *c)
+{
+    int64_t budget = c->last_us < 2000 ? c->last_us : 2000, t0;
+    size_t target = c->last_batch < c->max_batch ? c->last_batch : c->max_batch;
+    int rc;
+
+    c->taken = NULL;
+    c->total = 0;
+    c->deadline_us = now_us() + budget;
+    if (c->stream) {
+        c->commit_us = 0;
+        pthread_mutex_unlock(&c->mu);
+        actor__pool_block_enter();
+        rc = c->provider->apply_stream(c->provider, stream_next, c);
+        actor__pool_block_leave();
+        t0 = c->commit_us;
+        pthread_mutex_lock(&c->mu);
+        /* Ended before it took anything: the queued requests fail. */
+        if (c->taken == NULL) {
+            (void)take(c);
+            if (rc == 0)
+                rc = actor_error_set(ACTOR_ESTORE, "%s apply_stream ended without reading a write",
+                                     c->provider->name);
+        }
+    } else {
+        if (c->queued_ops < target && budget > 0)
+            await_ops(c, target, 0);
+        rc = take(c);
+        pthread_mutex_unlock(&c->mu);
+        t0 = now_us();
+        if (rc == 0) {
+            actor__pool_block_enter();
+            rc = c->provider->apply(c->provider, c->batch, c->total);
+            actor__pool_block_leave();
+        }
+        pthread_mutex_lock(&c->mu);
+    }
+    c->last_us = t0 > 0 ? now_us() - t0 : 0;
+    c->last_batch = c->total;
+    return rc;
+}
+
 /* Lead: commit batches until the queue is empty or a blocking request is at
  * its head (it takes over). Called with c->mu held and leader_active set;
  * returns with c->mu held and leader_active clear. Asynchronous completions
@@ -155,29 +260,13 @@ static void wake(actor__commit_req *r)
 static void lead(actor__commit *c)
 {
     actor__commit_req *r, *last, *next, *async_done;
-    size_t total;
     int rc;
     char msg[512];
 
     for (;;) {
-        int64_t t0;
-        wait_for_more(c);
-        /* On failure to gather, the head request alone fails. */
-        last = c->head;
-        total = 0;
-        rc = gather(c, &last, &total);
-        c->queued_ops -= total;
-        pthread_mutex_unlock(&c->mu);
-        t0 = now_us();
-        if (rc == 0) {
-            actor__pool_block_enter();
-            rc = c->provider->apply(c->provider, c->batch, total);
-            actor__pool_block_leave();
-        }
+        rc = commit_batch(c);
         snprintf(msg, sizeof(msg), "%s", rc ? actor_error_last() : "");
-        pthread_mutex_lock(&c->mu);
-        c->last_us = now_us() - t0;
-        c->last_batch = total;
+        last = c->taken;
 
         async_done = NULL;
         for (r = c->head;; r = next) {
@@ -230,9 +319,11 @@ static void enqueue(actor__commit *c, actor__commit_req *r)
     c->tail = r;
     c->queued_ops += r->n;
     /* Wake a leader waiting for more only once there is what it waits
-     * for (see wait_for_more), not on every arrival. */
-    if (c->leader_waiting && (c->queued_ops >= c->last_batch || c->queued_ops >= c->max_batch))
+     * for (see await_ops), not on every arrival. */
+    if (c->leader_waiting && c->queued_ops >= c->wake_at) {
+        c->leader_waiting = 0;
         pthread_cond_signal(&c->arrive_cv);
+    }
 }
 
 void actor__commit_submit(actor__commit *c, actor__commit_req *r)

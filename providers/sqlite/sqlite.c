@@ -1122,10 +1122,79 @@ static int apply_one(struct sqlite_provider *sp, struct conn *c, actor_store_op 
     return actor_error_set(ACTOR_EINVAL, "sqlite apply: unknown op kind %d", (int)op->kind);
 }
 
+/* Apply the chunks `next` gives in one transaction (see apply_stream in
+ * sys/provider.h). Unless `checked`, each chunk is checked whole before any
+ * of its ops runs; any failure rolls everything back. */
+static int tx_stream(struct sqlite_provider *sp, actor_store_next_fn next, void *arg, int checked)
+{
+    struct conn *c = &sp->writer;
+    size_t done = 0;
+    int64_t now;
+    int rc;
+
+    if ((rc = writer_lock(sp)) != 0)
+        return rc;
+    now = actor_time_now_ms();
+    if ((rc = stmt_exec(sp, c, ST_BEGIN)) != 0)
+        goto out;
+    rc = fence_sync(sp, c);
+    while (rc == 0) {
+        actor_store_op **ops = NULL;
+        size_t n = 0;
+
+        if ((rc = next(arg, &ops, &n)) != 0 || n == 0)
+            break;
+        if (ops == NULL) {
+            rc = actor_error_set(ACTOR_EINVAL, "sqlite apply: a chunk of %zu ops is NULL", n);
+            break;
+        }
+        for (size_t i = 0; i < n && rc == 0 && !checked; i++)
+            rc = op_check(ops[i], done + i, sp->max_value, now);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = apply_one(sp, c, ops[i], now);
+        done += n;
+    }
+    if (rc == 0)
+        rc = stmt_exec(sp, c, ST_COMMIT);
+    if (rc != 0) {
+        /* What this transaction saw of the fences is undone with it. */
+        tx_rollback(sp, c);
+        actor__fences_forget_all(&sp->fences);
+    }
+out:
+    writer_unlock(sp);
+    return rc;
+}
+
+static int sq_apply_stream(actor_provider *p, actor_store_next_fn next, void *arg)
+{
+    struct sqlite_provider *sp = sp_of(p);
+
+    if (sp == NULL || next == NULL)
+        return actor_error_set(ACTOR_EINVAL, "sqlite apply: NULL argument");
+    return tx_stream(sp, next, arg, 0);
+}
+
+/* apply(): the whole batch as the one chunk of a stream. */
+struct one_chunk {
+    actor_store_op **ops;
+    size_t n;
+};
+
+static int one_chunk_next(void *arg, actor_store_op ***ops, size_t *n)
+{
+    struct one_chunk *oc = arg;
+
+    *ops = oc->ops;
+    *n = oc->n;
+    oc->n = 0;
+    return 0;
+}
+
 static int sq_apply(actor_provider *p, actor_store_op **ops, size_t n)
 {
     struct sqlite_provider *sp = sp_of(p);
-    struct conn *c = &sp->writer;
+    struct one_chunk oc = {ops, n};
     int64_t now = actor_time_now_ms();
     int rc;
 
@@ -1137,24 +1206,7 @@ static int sq_apply(actor_provider *p, actor_store_op **ops, size_t n)
     for (size_t i = 0; i < n; i++)
         if ((rc = op_check(ops[i], i, sp->max_value, now)) != 0)
             return rc;
-    if ((rc = writer_lock(sp)) != 0)
-        return rc;
-    now = actor_time_now_ms();
-    if ((rc = stmt_exec(sp, c, ST_BEGIN)) != 0)
-        goto out;
-    rc = fence_sync(sp, c);
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = apply_one(sp, c, ops[i], now);
-    if (rc == 0)
-        rc = stmt_exec(sp, c, ST_COMMIT);
-    if (rc != 0) {
-        /* What this transaction saw of the fences is undone with it. */
-        tx_rollback(sp, c);
-        actor__fences_forget_all(&sp->fences);
-    }
-out:
-    writer_unlock(sp);
-    return rc;
+    return tx_stream(sp, one_chunk_next, &oc, 1);
 }
 
 static int sq_host_register(actor_provider *p, const char *host_id, const char *address)
@@ -1631,6 +1683,7 @@ int actor__sqlite_provider_open(actor_provider **out, const actor_provider_confi
     sp->base.state_get = sq_state_get;
     sp->base.state_get_ttl = sq_state_get_ttl;
     sp->base.apply = sq_apply;
+    sp->base.apply_stream = sq_apply_stream;
     sp->base.host_register = sq_host_register;
     sp->base.host_heartbeat = sq_host_heartbeat;
     sp->base.host_remove = sq_host_remove;

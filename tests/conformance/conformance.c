@@ -478,6 +478,134 @@ static void test_batch_all_or_nothing(void)
     T_EQ(state_rc("t_atomic", "c"), ACTOR_ENOTFOUND);
 }
 
+/* ---- streamed batches (apply_stream, optional) ---------------------------- */
+
+/* A stream of prepared chunks; optionally fails at one call, and reads a
+ * key through another connection while the transaction is open. */
+struct chunks {
+    actor_store_op **chunk[3];
+    size_t size[3];
+    int nchunks, given, fail_at;
+    actor_provider *probe; /* another connection to the store, or NULL */
+    int probe_rc;          /* what it read of t_stream/a at the second call */
+};
+
+static int chunks_next(void *arg, actor_store_op ***ops, size_t *n)
+{
+    struct chunks *s = arg;
+
+    if (s->given == 1 && s->probe != NULL) {
+        actor_buf b = ACTOR_BUF_INIT;
+        s->probe_rc = s->probe->state_get(&b, s->probe, "t_stream", "a");
+        actor_buf_dispose(&b);
+    }
+    if (s->given == s->fail_at)
+        return actor_error_set(ACTOR_ETIMEOUT, "the test's stream gives up at chunk %d", s->given);
+    if (s->given == s->nchunks) {
+        *n = 0;
+        return 0;
+    }
+    *ops = s->chunk[s->given];
+    *n = s->size[s->given];
+    s->given++;
+    return 0;
+}
+
+static void test_apply_stream(void)
+{
+    actor_provider *q = NULL;
+    actor_provider_config cfg;
+    actor_store_op a[2], b[3], bad[1];
+    actor_store_op *pa[2] = {&a[0], &a[1]}, *pb[3] = {&b[0], &b[1], &b[2]}, *pbad[1] = {&bad[0]};
+    struct chunks s;
+
+    if (strncmp(P->name, "sqlite", 6) == 0)
+        T_ASSERT(P->version >= 2 && P->apply_stream != NULL); /* SQLite streams */
+    if (P->version < 2 || P->apply_stream == NULL) {
+        fprintf(stderr, "  (the %s provider has no apply_stream: nothing to check)\n", P->name);
+        return;
+    }
+    /* A second connection, to see what others see while the stream is
+     * open (a private in-memory database has no second connection). */
+    if (strstr(store_url, ":memory:") == NULL) {
+        config_init(&cfg, store_url);
+        T_OK(actor_provider_open(&q, &cfg));
+    }
+    T_OK(P->host_register(P, "h-stream", "addr-stream"));
+
+    /* Chunks run in order in one transaction, later ones seeing earlier
+     * ones; per-op outcomes as in apply; nothing is visible to others
+     * before the commit. */
+    a[0] = op_set("t_stream", "a", "1", 0);
+    a[1] = op_acquire("t_stream", "f", "h-stream");
+    b[0] = op_set("t_stream", "a", "2", 0);
+    b[1] = fenced(op_set("t_stream", "f", "fenced", 0), "h-stream", 1); /* sees a[1] */
+    b[2] = op_del("t_stream", "never");
+    memset(&s, 0, sizeof(s));
+    s.chunk[0] = pa, s.size[0] = 2;
+    s.chunk[1] = pb, s.size[1] = 3;
+    s.nchunks = 2;
+    s.fail_at = -1;
+    s.probe = q;
+    s.probe_rc = 12345;
+    T_OK(P->apply_stream(P, chunks_next, &s));
+    T_EQ(s.given, 2);
+    if (q != NULL)
+        T_EQ(s.probe_rc, ACTOR_ENOTFOUND);
+    T_EQ(a[0].result, 0);
+    T_EQ(a[1].result, 0);
+    T_EQ(a[1].out_epoch, 1);
+    T_EQ(b[0].result, 0);
+    T_EQ(b[1].result, 0);
+    T_EQ(b[2].result, ACTOR_ENOTFOUND);
+    T_STATE("t_stream", "a", "2");
+    T_STATE("t_stream", "f", "fenced");
+
+    /* The stream's own error ends it: nothing of it is committed, and the
+     * error comes back with its message. */
+    for (int i = 0; i < 2; i++)
+        actor_store_op_dispose(&a[i]);
+    a[0] = op_set("t_stream", "a", "3", 0);
+    a[1] = op_set("t_stream", "g", "x", 0);
+    memset(&s, 0, sizeof(s));
+    s.chunk[0] = pa, s.size[0] = 2;
+    s.chunk[1] = pb, s.size[1] = 3;
+    s.nchunks = 2;
+    s.fail_at = 1;
+    T_EQ(P->apply_stream(P, chunks_next, &s), ACTOR_ETIMEOUT);
+    T_CHECK(strstr(actor_error_last(), "gives up at chunk 1") != NULL);
+    T_STATE("t_stream", "a", "2");
+    T_EQ(state_rc("t_stream", "g"), ACTOR_ENOTFOUND);
+
+    /* An invalid op in a later chunk fails the whole stream, earlier
+     * chunks included, naming the op by its place in the transaction. */
+    bad[0] = op_set("t_stream", "", "z", 0);
+    memset(&s, 0, sizeof(s));
+    s.chunk[0] = pa, s.size[0] = 2;
+    s.chunk[1] = pbad, s.size[1] = 1;
+    s.nchunks = 2;
+    s.fail_at = -1;
+    T_EQ(P->apply_stream(P, chunks_next, &s), ACTOR_EINVAL);
+    T_CHECK(strstr(actor_error_last(), "op 2") != NULL);
+    T_STATE("t_stream", "a", "2");
+    T_EQ(state_rc("t_stream", "g"), ACTOR_ENOTFOUND);
+
+    /* A stream that gives nothing commits nothing and succeeds; the store
+     * is free again afterwards. */
+    memset(&s, 0, sizeof(s));
+    s.fail_at = -1;
+    T_OK(P->apply_stream(P, chunks_next, &s));
+    T_EQ(do_set("t_stream", "after", "ok", 0), 0);
+    T_STATE("t_stream", "after", "ok");
+
+    for (int i = 0; i < 2; i++)
+        actor_store_op_dispose(&a[i]);
+    for (int i = 0; i < 3; i++)
+        actor_store_op_dispose(&b[i]);
+    T_OK(P->host_remove(P, "h-stream"));
+    actor_provider_free(q);
+}
+
 /* ---- fencing --------------------------------------------------------------- */
 
 static void test_fenced_writes(void)
@@ -1116,6 +1244,7 @@ int main(int argc, char **argv)
     T_RUN(test_batch_semantics);
     T_RUN(test_batch_large);
     T_RUN(test_batch_all_or_nothing);
+    T_RUN(test_apply_stream);
     T_RUN(test_fenced_writes);
     T_RUN(test_fence_other_connection);
     T_RUN(test_fence_ends_with_lease);

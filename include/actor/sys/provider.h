@@ -110,9 +110,17 @@ typedef struct actor_lease_info {
 /* Counts returned by the cleanup member: actor_cleanup_counts, in host.h. */
 
 /* Version of struct actor_provider. */
-#define ACTOR_PROVIDER_VERSION 1
+#define ACTOR_PROVIDER_VERSION 2
 
 typedef struct actor_provider actor_provider;
+
+/*
+ * Where apply_stream takes its ops from: sets *ops and *n to the next chunk
+ * (the array is valid until the next call), or *n = 0 when the transaction
+ * is complete. It may wait, for more writes to arrive. Returns 0, or a
+ * negative ACTOR_E* code (with the message set) that ends the stream.
+ */
+typedef int (*actor_store_next_fn)(void *arg, actor_store_op ***ops, size_t *n);
 
 struct actor_provider {
     unsigned int version;
@@ -195,6 +203,24 @@ struct actor_provider {
                          const char *type, const char *id);
 
     /* Members above are valid for version 1. */
+
+    /*
+     * Like apply, with the ops arriving while the transaction is open: begin
+     * ONE transaction, then call next(arg, ...) again and again and apply
+     * each chunk in order, as apply would, until next gives n = 0; then
+     * commit. Results, durability and the return value are apply's: 0 only
+     * when everything the stream gave is committed; on any failure (a
+     * chunk's op is invalid, next returns an error, the store fails)
+     * nothing of it is committed and the error is returned. Other writers
+     * of the store wait while the stream is open, so the caller keeps it
+     * short. The runtime's group commit uses it to run the statements of
+     * the writes that have arrived while the rest of a batch is still
+     * coming. Optional: NULL means the runtime gathers whole batches for
+     * apply.
+     */
+    int (*apply_stream)(actor_provider *provider, actor_store_next_fn next, void *arg);
+
+    /* Members above are valid for version 2. */
 };
 
 /*
