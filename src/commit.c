@@ -210,7 +210,11 @@ static void wake(actor__commit_req *r)
  * smoothing: writers that were just completed need a moment to send their
  * next writes, so while fewer ops than the last batch had are in, the
  * leader waits a little for them (at most the last commit's duration, at
- * most 2 ms). */
+ * most 2 ms). For a streamed batch the commit's duration is counted from
+ * its last op on: a larger batch saves commits, not statements, which
+ * cost the same per op either way. (Counting the statements too made
+ * synchronous=normal SQLite, whose commits are cheap, wait longer for
+ * larger batches: 0.83x-0.95x the writes/s with 64 writers.) */
 static int commit_batch(actor__commit *c)
 {
     int64_t budget = c->last_us < 2000 ? c->last_us : 2000, t0;
