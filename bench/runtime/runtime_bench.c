@@ -71,13 +71,15 @@ static void die(const char *what)
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
-static long g_done;   /* messages handled; guarded by g_mu when g_target set */
-static long g_target; /* signal when g_done reaches it */
+static long g_done;   /* messages handled (atomic) */
+static long g_target; /* signal when g_done reaches it (atomic: a worker may
+                       * still compare against it when the main thread,
+                       * which saw the count reached, sets the next one) */
 
 static void count_done(long n)
 {
     long d = __atomic_add_fetch(&g_done, n, __ATOMIC_RELAXED);
-    if (d == g_target) {
+    if (d == __atomic_load_n(&g_target, __ATOMIC_RELAXED)) {
         pthread_mutex_lock(&g_mu);
         pthread_cond_broadcast(&g_cv);
         pthread_mutex_unlock(&g_mu);
@@ -87,7 +89,8 @@ static void count_done(long n)
 static void wait_done(void)
 {
     pthread_mutex_lock(&g_mu);
-    while (__atomic_load_n(&g_done, __ATOMIC_RELAXED) < g_target) {
+    while (__atomic_load_n(&g_done, __ATOMIC_RELAXED) <
+           __atomic_load_n(&g_target, __ATOMIC_RELAXED)) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 10 * 1000000L;
@@ -103,7 +106,7 @@ static void wait_done(void)
 static void reset_count(long target)
 {
     __atomic_store_n(&g_done, 0, __ATOMIC_RELAXED);
-    g_target = target;
+    __atomic_store_n(&g_target, target, __ATOMIC_RELAXED);
 }
 
 /* The instance is the count itself (no allocation per actor). */
