@@ -38,6 +38,13 @@ int64_t actor__mono_ms(void);
 int64_t actor__coarse_ms(void);
 /* A random hex ID (24 characters) in dst. */
 void actor__random_id(char *dst, size_t size);
+/* The pause a spin-wait loop makes between two reads of what it awaits. */
+static inline void actor__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 /* ---- msgmem.c: message memory (per-thread blocks, freed from anywhere) -- */
 void *actor__msgmem_alloc(size_t size);

@@ -109,13 +109,6 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 static size_t wanted_for(const actor__pool *p, size_t qlen);
 static int ready_here(worker *w);
 
@@ -191,7 +184,7 @@ static actor__runnable *spin_for_work(actor__pool *p, worker *self, struct steal
                  __atomic_load_n(&p->nrunning, __ATOMIC_RELAXED)) ||
             __atomic_load_n(&p->stopping, __ATOMIC_RELAXED) || ready_here(self))
             break;
-        cpu_relax();
+        actor__cpu_relax();
         if ((i & 15) == 15) {
             int64_t now = mono_ns();
             int busy = 0;
