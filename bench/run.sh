@@ -593,6 +593,10 @@ same-batch ceiling is the like-for-like one. Each ceiling runs as many writes as
 runtime's run (it used to run a quarter of them): on this machine's disk the rate of syncs
 falls as a run goes on (a ceiling of 5,000 writes measured 1.3x-1.5x the rate of one of 20,000 run
 right after it), so a shorter ceiling measured a burst the runtime's run could not have.
+Every figure of this workload, the runtime's as well as the naive way's and the ceilings',
+is the better of two rounds in the same process (ceilings, then the runtime, twice): one
+measurement on a shared machine can land in a slow moment of its disk, and giving each side
+the same two tries keeps the ratio from favouring either.
 
 Each W is run twice. *Blocking set*: as above, each actor loops over
 \`actor_ctx_state_set\` inside one turn. A turn waiting for its commit is parked: its
