@@ -37,7 +37,9 @@ struct actor__commit {
     pthread_mutex_t mu;
     pthread_cond_t arrive_cv; /* a leader waiting for more requests */
     actor__commit_req *head, *tail;
-    size_t queued_ops;  /* ops of the queued requests not yet in a batch */
+    size_t queued_ops;  /* ops of the queued requests not yet in a batch
+                         * (changed under mu with atomic stores, so that a
+                         * polling leader may read it without the lock) */
     size_t last_batch;  /* ops of the last batch committed */
     int64_t last_us;    /* how long the last commit took, from its last op */
     int leader_waiting; /* the leader sleeps on arrive_cv... */
@@ -53,9 +55,8 @@ struct actor__commit {
     size_t batch_cap;
     actor__commit_req *taken;
     size_t total;
-    int64_t deadline_us;    /* stop waiting for more requests at this time */
-    int64_t commit_us;      /* when the stream gave its last op */
-    unsigned long arrivals; /* requests queued so far (atomic: polled unlocked) */
+    int64_t deadline_us; /* stop waiting for more requests at this time */
+    int64_t commit_us;   /* when the stream gave its last op */
 };
 
 /* How long a streaming leader that caught up polls for the next request
@@ -94,6 +95,12 @@ void actor__commit_free(actor__commit *c)
     free(c);
 }
 
+/* Set c->queued_ops (c->mu held). */
+static void set_queued(actor__commit *c, size_t ops)
+{
+    __atomic_store_n(&c->queued_ops, ops, __ATOMIC_RELAXED);
+}
+
 /* Add the queued requests after `taken` (from the head when nothing is
  * taken yet) to the batch, up to max_batch ops (at least one request).
  * Called with c->mu held, by the leader. On failure to allocate with
@@ -120,7 +127,7 @@ static int take(actor__commit *c)
         if ((b = realloc(c->batch, cap * sizeof(*b))) == NULL) {
             if (c->taken == NULL) {
                 c->taken = c->head;
-                c->queued_ops -= c->head->n;
+                set_queued(c, c->queued_ops - c->head->n);
             }
             return actor__error_oom();
         }
@@ -130,7 +137,7 @@ static int take(actor__commit *c)
     for (r = first;; r = r->next) {
         memcpy(c->batch + c->total, r->ops, r->n * sizeof(*r->ops));
         c->total += r->n;
-        c->queued_ops -= r->n;
+        set_queued(c, c->queued_ops - r->n);
         if (r == last)
             break;
     }
@@ -155,13 +162,13 @@ static void await_ops(actor__commit *c, size_t want, int blocked)
 {
     struct timespec ts;
 
+    /* Called with nothing queued (stream_next) when blocked. */
     if (blocked) {
-        unsigned long seen = __atomic_load_n(&c->arrivals, __ATOMIC_RELAXED);
         int64_t until = now_us() + STREAM_SPIN_US;
         if (until > c->deadline_us)
             until = c->deadline_us;
         pthread_mutex_unlock(&c->mu);
-        while (__atomic_load_n(&c->arrivals, __ATOMIC_RELAXED) == seen && now_us() < until)
+        while (__atomic_load_n(&c->queued_ops, __ATOMIC_RELAXED) == 0 && now_us() < until)
             actor__cpu_relax();
         pthread_mutex_lock(&c->mu);
         if (c->queued_ops > 0)
@@ -341,8 +348,7 @@ static void enqueue(actor__commit *c, actor__commit_req *r)
     else
         c->head = r;
     c->tail = r;
-    c->queued_ops += r->n;
-    __atomic_add_fetch(&c->arrivals, 1, __ATOMIC_RELAXED);
+    set_queued(c, c->queued_ops + r->n);
     /* Wake a leader waiting for more only once there is what it waits
      * for (see await_ops), not on every arrival. */
     if (c->leader_waiting && c->queued_ops >= c->wake_at) {

@@ -716,8 +716,8 @@ static void writes(const char *url, long total)
      * the steady state in which the WAL's space is reused. */
     (void)ceiling_writes(url, total / 2 > 64 ? total / 2 : 64, 1, 0);
     /* The better of two, like every figure here. */
-    naive = naive_writes(url, total / 8 > 50 ? total / 8 : 50);
-    naive = best(naive, naive_writes(url, total / 8 > 50 ? total / 8 : 50));
+    long nn = total / 8 > 50 ? total / 8 : 50;
+    naive = best(naive_writes(url, nn), naive_writes(url, nn));
     for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
         int nw = counts[k];
         /* Two rounds, each a ceiling, the fenced ceiling and the runtime's
