@@ -937,12 +937,10 @@ static int send_one(PGconn *c, const actor_store_op *op, int st)
     return send_stmt(c, st, &ps, "apply");
 }
 
-static int check_op(const actor_store_op *op, size_t i)
+static int check_op_as(const actor_store_op *op, const char *member)
 {
-    char member[48];
     int rc;
 
-    snprintf(member, sizeof(member), "apply (op %zu)", i);
     if (op == NULL)
         return actor_error_set(ACTOR_EINVAL, "PostgreSQL %s: op is NULL", member);
     if ((rc = check_key(member, op->type, op->id)) != 0)
@@ -972,6 +970,18 @@ static int check_op(const actor_store_op *op, size_t i)
         return actor_error_set(ACTOR_EINVAL, "PostgreSQL %s: unknown op kind %d", member,
                                (int)op->kind);
     }
+}
+
+/* Check one op of an apply; the op's index goes into the message only when
+ * something is wrong (see op_check in the SQLite provider). */
+static int check_op(const actor_store_op *op, size_t i)
+{
+    char member[48];
+
+    if (check_op_as(op, "apply") == 0)
+        return 0;
+    snprintf(member, sizeof(member), "apply (op %zu)", i);
+    return check_op_as(op, member);
 }
 
 /* Fill the ops' results from the statements' results. */

@@ -824,12 +824,10 @@ static int check_key(const char *member, const char *type, const char *id)
     return rc ? rc : check_name(member, "actor ID", id, ACTOR_ID_MAX);
 }
 
-static int op_check(const actor_store_op *op, size_t i, int64_t max_len, int64_t now)
+static int op_check_as(const actor_store_op *op, const char *member, int64_t max_len, int64_t now)
 {
-    char member[48];
     int rc;
 
-    snprintf(member, sizeof(member), "apply (op %zu)", i);
     if (op == NULL)
         return actor_error_set(ACTOR_EINVAL, "sqlite %s: op is NULL", member);
     if ((rc = check_key(member, op->type, op->id)) != 0)
@@ -859,6 +857,19 @@ static int op_check(const actor_store_op *op, size_t i, int64_t max_len, int64_t
         return actor_error_set(ACTOR_EINVAL, "sqlite %s: unknown op kind %d", member,
                                (int)op->kind);
     }
+}
+
+/* Check one op of an apply. The op's index goes into the message only when
+ * something is wrong: formatting it for every op cost each write a
+ * snprintf. */
+static int op_check(const actor_store_op *op, size_t i, int64_t max_len, int64_t now)
+{
+    char member[48];
+
+    if (op_check_as(op, "apply", max_len, now) == 0)
+        return 0;
+    snprintf(member, sizeof(member), "apply (op %zu)", i);
+    return op_check_as(op, member, max_len, now);
 }
 
 /* ---- members ------------------------------------------------------------ */

@@ -456,6 +456,8 @@ static void test_batch_all_or_nothing(void)
     ops[1] = op_set("t_atomic", "b", "y", 0);
     ops[2] = op_set("t_atomic", NULL, "z", 0);
     T_EQ(P->apply(P, p, 3), ACTOR_EINVAL);
+    /* The message names the bad op by its place in the batch. */
+    T_CONTAINS(actor_error_last(), "(op 2)");
     T_EQ(state_rc("t_atomic", "a"), ACTOR_ENOTFOUND);
     T_EQ(state_rc("t_atomic", "b"), ACTOR_ENOTFOUND);
 
@@ -473,6 +475,7 @@ static void test_batch_all_or_nothing(void)
     T_EQ(P->apply(P, p, 3), ACTOR_EINVAL);
     ops[2] = op_set("t_atomic", "c", "z", -5);
     T_EQ(P->apply(P, p, 3), ACTOR_EINVAL);
+    T_CONTAINS(actor_error_last(), "(op 2)");
     T_EQ(state_rc("t_atomic", "a"), ACTOR_ENOTFOUND);
     T_EQ(state_rc("t_atomic", "b"), ACTOR_ENOTFOUND);
     T_EQ(state_rc("t_atomic", "c"), ACTOR_ENOTFOUND);
