@@ -115,19 +115,25 @@ void actor__quote(char *dst, size_t size, const char *s)
 
 int actor__validate_name(const char *what, const char *s, size_t max)
 {
+    const unsigned char *p = (const unsigned char *)s;
     char q[300];
-    size_t len;
+    size_t len = 0;
+    unsigned high = 0;
 
     if (s == NULL)
         return actor_error_set(ACTOR_EINVAL, "%s is NULL", what);
-    len = strnlen(s, max + 1);
+    /* Every invoke checks its names: one pass finds the length (up to
+     * max + 1) and whether any byte is outside ASCII, and only a name with
+     * such a byte is decoded as UTF-8. */
+    while (len <= max && p[len] != 0)
+        high |= p[len++];
     if (len == 0)
         return actor_error_set(ACTOR_EINVAL, "%s is empty", what);
     if (len > max) {
         actor__quote(q, sizeof(q), s);
         return actor_error_set(ACTOR_EINVAL, "%s \"%s\" is longer than %zu bytes", what, q, max);
     }
-    if (!actor_utf8_valid(s, len)) {
+    if ((high & 0x80) != 0 && !actor_utf8_valid(s, len)) {
         actor__quote(q, sizeof(q), s);
         return actor_error_set(ACTOR_EINVAL, "%s \"%s\" is not valid UTF-8", what, q);
     }

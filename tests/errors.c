@@ -52,7 +52,8 @@ static void test_names(void)
     T_EQ(actor_invoke(NULL, h, "t", longid, "m", NULL, 0), ACTOR_EINVAL);
     T_CONTAINS(actor_error_last(), "longer than 256 bytes");
     T_CONTAINS(actor_error_last(), "xxxxxxxx");
-    T_OK(actor_invoke(NULL, h, "t", maxid, "m", NULL, 0)); /* the limit itself is fine */
+    T_OK(actor_invoke(NULL, h, "t", maxid, "m", NULL, 0));         /* the limit itself is fine */
+    T_OK(actor_invoke(NULL, h, "t", "caf\xc3\xa9", "m", NULL, 0)); /* UTF-8 beyond ASCII is fine */
     T_EQ(actor_invoke(NULL, h, "t", "bad\xff", "m", NULL, 0), ACTOR_EINVAL);
     T_CONTAINS(actor_error_last(), "bad\\xFF");
     T_CONTAINS(actor_error_last(), "not valid UTF-8");
