@@ -9,7 +9,9 @@
  * woken for a queue the running ones drain anyway costs a context switch on
  * both sides and a core taken from whoever produces the work. A thread that
  * finishes an item goes on while anything is queued; an idle one polls
- * briefly (SPIN_NS) before it sleeps; one idle thread watches a queued head
+ * briefly (SPIN_NS) before it sleeps, yielding its core between looks so
+ * that a thread with work (the producer, when threads outnumber cores) is
+ * not kept waiting behind the poll; one idle thread watches a queued head
  * that nobody was woken for and takes it if it is still there WATCH_NS
  * later, so long turns cannot leave an item waiting beside an idle core.
  *
@@ -33,6 +35,7 @@
  * same time.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -186,8 +189,13 @@ static actor__runnable *spin_for_work(actor__pool *p, worker *self, struct steal
             break;
         actor__cpu_relax();
         if ((i & 15) == 15) {
-            int64_t now = mono_ns();
+            int64_t now;
             int busy = 0;
+            /* More threads than cores (an outside sender, the
+             * application's threads): whoever waits for this core has
+             * work, this poll has none. */
+            sched_yield();
+            now = mono_ns();
             if ((stolen = steal_stale(p, self, seen, now, &busy, &nexts)) != NULL)
                 break;
             /* Slots used since the last look count as in use too. */
