@@ -293,6 +293,9 @@ int actor__table_new(actor__table **out);
 void actor__table_free(actor__table *table);
 /* The hash of actor (type, id) in the table (see actor__table_post). */
 uint32_t actor__table_hash(const actor__type_entry *type, const char *id);
+/* Start loading what posting to `hash` will touch first (a hint: no lock,
+ * no effect on the table). */
+void actor__table_prefetch(actor__table *table, uint32_t hash);
 /* Append `msg` to actor (type, id)'s mailbox, creating the actor when
  * `create` and it is absent, and schedule it on the pool if it was idle.
  * `hash` is actor__table_hash(type, id). ACTOR_ENOTFOUND when absent and

@@ -218,10 +218,17 @@ static int by_name(target *t, actor_host *host, const char *type, const char *id
     t->host = host;
     t->id = id;
     t->pinned = NULL;
-    if ((rc = resolve(&t->type, host, type, id)) != 0 ||
-        (rc = check_call(host, t->type, type, id, method, request, request_len)) != 0)
+    if ((rc = resolve(&t->type, host, type, id)) != 0)
         return rc;
-    t->hash = actor__table_hash(t->type, id);
+    if (t->type != NULL) {
+        /* Start loading the lines the lookup will need (the shard's lock,
+         * the bucket) while the rest of the checks and the message are
+         * made: on many actors they are cache misses. */
+        t->hash = actor__table_hash(t->type, id);
+        actor__table_prefetch(host->table, t->hash);
+    }
+    if ((rc = check_call(host, t->type, type, id, method, request, request_len)) != 0)
+        return rc;
     t->pinned = repeat_find(host, t->type, id, t->hash);
     return 0;
 }

@@ -120,9 +120,23 @@ static int grow(shard *s)
         }
     }
     free(s->buckets);
-    s->buckets = b;
-    s->nbuckets = n;
+    /* Atomic: actor__table_prefetch reads them without the lock. */
+    __atomic_store_n(&s->buckets, b, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->nbuckets, n, __ATOMIC_RELAXED);
     return 0;
+}
+
+void actor__table_prefetch(actor__table *t, uint32_t hash)
+{
+    shard *s = shard_of(t, hash);
+    /* Read without the lock: the two may be from before and after a grow,
+     * which only makes the prefetch miss (a prefetch never faults). */
+    actor__actor **b = __atomic_load_n(&s->buckets, __ATOMIC_RELAXED);
+    size_t n = __atomic_load_n(&s->nbuckets, __ATOMIC_RELAXED);
+
+    __builtin_prefetch(&s->mu, 1);
+    if (b != NULL && n != 0)
+        __builtin_prefetch(&b[(hash >> 6) & (n - 1)]);
 }
 
 static actor__actor *find(shard *s, const actor__type_entry *type, const char *id, uint32_t h)
