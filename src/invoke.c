@@ -223,9 +223,13 @@ static int by_name(target *t, actor_host *host, const char *type, const char *id
     if (t->type != NULL) {
         /* Start loading the lines the lookup will need (the shard's lock,
          * the bucket) while the rest of the checks and the message are
-         * made: on many actors they are cache misses. */
+         * made: on many actors they are cache misses. Not for a likely
+         * repeat (see repeat_find), which needs no lookup: the lock's line
+         * would be taken from whoever uses it for nothing. */
+        const repeat *r = &tls_repeat;
         t->hash = actor__table_hash(t->type, id);
-        actor__table_prefetch(host->table, t->hash);
+        if (r->serial != host->serial || r->type != t->type || r->hash != t->hash)
+            actor__table_prefetch(host->table, t->hash);
     }
     if ((rc = check_call(host, t->type, type, id, method, request, request_len)) != 0)
         return rc;
