@@ -185,6 +185,16 @@ static void repeat_key_init(void)
     (void)pthread_key_create(&repeat_key, repeat_exit);
 }
 
+/* Whether this thread's last send by name went to the same host and type
+ * and an ID of the same hash: likely the same actor (repeat_find checks
+ * the ID itself). */
+static int repeat_likely(const actor_host *host, const actor__type_entry *te, uint32_t hash)
+{
+    const repeat *r = &tls_repeat;
+
+    return r->serial == host->serial && r->type == te && r->hash == hash;
+}
+
 /* The pinned entry of (type, id) when this thread sent to it last time,
  * else NULL (and this send is remembered). Names already checked. */
 static actor__actor *repeat_find(actor_host *host, actor__type_entry *te, const char *id,
@@ -192,7 +202,7 @@ static actor__actor *repeat_find(actor_host *host, actor__type_entry *te, const 
 {
     repeat *r = &tls_repeat;
 
-    if (r->serial == host->serial && r->type == te && r->hash == hash && strcmp(r->id, id) == 0) {
+    if (repeat_likely(host, te, hash) && strcmp(r->id, id) == 0) {
         /* The second send in a row: pin, and unpin when the thread exits.
          * A failure (no memory) only means the lookup by name. */
         if (r->pinned == NULL && (pthread_once(&repeat_once, repeat_key_init) != 0 ||
@@ -226,9 +236,8 @@ static int by_name(target *t, actor_host *host, const char *type, const char *id
          * made: on many actors they are cache misses. Not for a likely
          * repeat (see repeat_find), which needs no lookup: the lock's line
          * would be taken from whoever uses it for nothing. */
-        const repeat *r = &tls_repeat;
         t->hash = actor__table_hash(t->type, id);
-        if (r->serial != host->serial || r->type != t->type || r->hash != t->hash)
+        if (!repeat_likely(host, t->type, t->hash))
             actor__table_prefetch(host->table, t->hash);
     }
     if ((rc = check_call(host, t->type, type, id, method, request, request_len)) != 0)

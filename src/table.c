@@ -97,10 +97,15 @@ void actor__table_free(actor__table *t)
     free(t);
 }
 
-/* Bucket index of a hash: the bits above the shard bits. */
+/* Bucket index of a hash among n buckets: the bits above the shard bits. */
+static size_t bucket_index(uint32_t hash, size_t n)
+{
+    return (hash >> 6) & (n - 1);
+}
+
 static size_t bucket_of(const shard *s, uint32_t hash)
 {
-    return (hash >> 6) & (s->nbuckets - 1);
+    return bucket_index(hash, s->nbuckets);
 }
 
 static int grow(shard *s)
@@ -113,7 +118,7 @@ static int grow(shard *s)
     for (size_t i = 0; i < s->nbuckets; i++) {
         actor__actor *a = s->buckets[i], *next;
         for (; a; a = next) {
-            size_t k = (a->hash >> 6) & (n - 1);
+            size_t k = bucket_index(a->hash, n);
             next = a->hnext;
             a->hnext = b[k];
             b[k] = a;
@@ -136,7 +141,7 @@ void actor__table_prefetch(actor__table *t, uint32_t hash)
 
     __builtin_prefetch(&s->mu, 1);
     if (b != NULL && n != 0)
-        __builtin_prefetch(&b[(hash >> 6) & (n - 1)]);
+        __builtin_prefetch(&b[bucket_index(hash, n)]);
 }
 
 static actor__actor *find(shard *s, const actor__type_entry *type, const char *id, uint32_t h)
