@@ -497,6 +497,73 @@ static save_req *run_turn(actor__actor *a, actor__type_entry *te, void *instance
     return NULL;
 }
 
+/* Turn a chain of invokes the runner took (run..end, oldest first), without
+ * the shard lock, up to the budget; a staged write or a lost lease ends it
+ * early. Invokes that arrive meanwhile are taken and turned the same way
+ * while no inbox flag is set. Then: idle without the lock when nothing is
+ * left (1); parked for the staged write (1); or the shard lock taken, with
+ * whatever was not turned put back in order at mhead, for the runner's loop
+ * to go on (0). */
+static int turn_invokes(actor__actor *a, actor__msg *run, actor__msg *end, int *budget,
+                        actor__frame *frame, actor_buf *response)
+{
+    actor_host *host = a->type->host;
+    pthread_mutex_t *mu = actor__table_lock_of(host->table, a);
+    actor__type_entry *te = a->type;
+    void *instance = a->instance;
+    actor__msg *m, *rest = NULL;
+    save_req *save = NULL;
+
+    for (;;) {
+        int turns = 0;
+        for (m = run; m; m = rest) {
+            rest = m->next;
+            /* The next message's line, while this one turns (a prefetch
+             * of NULL is harmless). */
+            __builtin_prefetch(rest);
+            frame->actor = a;
+            frame->parent = m->chain;
+            turns++;
+            if ((save = run_turn(a, te, instance, m, frame, response)) != NULL)
+                break;
+            if (rest && (turns > *budget || __atomic_load_n(&a->lost, __ATOMIC_ACQUIRE)))
+                break;
+        }
+        if (turns > 0) {
+            *budget -= turns - 1; /* the first was counted before */
+            __atomic_store_n(&a->last_used_ms, actor__coarse_ms(), __ATOMIC_RELAXED);
+        }
+        if (rest != NULL || save != NULL)
+            break;
+        if (actor__inbox_idle_unlocked(a))
+            return 1;
+        /* More came meanwhile: go on while the budget lasts. */
+        if (*budget <= 0 || __atomic_load_n(&a->lost, __ATOMIC_ACQUIRE) ||
+            !actor__inbox_take_unlocked(a, &run))
+            break;
+        run = actor__mailbox_reverse(run, &end);
+        (*budget)--;
+    }
+    pthread_mutex_lock(mu);
+    if (rest) {
+        /* Lost the lease, or a write to commit first, or the budget: the
+         * rest go back, in order, and an unlocked runner must see them. */
+        end->next = a->mhead;
+        if (a->mhead == NULL)
+            a->mtail = end;
+        a->mhead = rest;
+        actor__mailbox_mark(a);
+    }
+    if (save) {
+        /* Parked (still scheduled) until the write is committed;
+         * save_done may run on this thread before submit returns. */
+        pthread_mutex_unlock(mu);
+        actor__commit_submit(host->commit, &save->req);
+        return 1;
+    }
+    return 0;
+}
+
 void actor__activation_run(actor__runnable *item, void *payload)
 {
     actor__actor *a = (actor__actor *)item;
@@ -509,7 +576,22 @@ void actor__activation_run(actor__runnable *item, void *payload)
     /* Responses of this run; one allocation serves the whole batch. */
     actor_buf response = ACTOR_BUF_INIT;
 
-    pthread_mutex_lock(mu);
+    /* The common case without the lock: an active actor whose ordered
+     * mailbox is empty (no inbox flag) takes the inbox, and goes idle once
+     * it is turned, with one compare-and-swap each (see table.c). Anything
+     * else (activation, a halt, a lost lease, stop) goes the locked way.
+     * status is written only by whoever runs the actor, as this thread does
+     * now. */
+    if (a->status == ACTOR__ACTIVE && !__atomic_load_n(&a->lost, __ATOMIC_ACQUIRE) &&
+        actor__inbox_take_unlocked(a, &m)) {
+        actor__msg *end;
+        m = actor__mailbox_reverse(m, &end);
+        budget--;
+        if (turn_invokes(a, m, end, &budget, &frame, &response))
+            goto out;
+    } else {
+        pthread_mutex_lock(mu);
+    }
     for (;;) {
         /* Everything but the common case below reads the mailbox in order
          * at mhead; the common case takes the inbox without a walk. */
@@ -572,16 +654,14 @@ void actor__activation_run(actor__runnable *item, void *payload)
         if (a->status == ACTOR__ACTIVE && !a->lost && (m == NULL || m->kind == ACTOR__MSG_INVOKE)) {
             /* The common case: take the run of invokes at the head of the
              * mailbox in one go (up to the budget) and turn them without the
-             * lock. A lost lease noticed meanwhile puts the rest back. */
-            actor__msg *run = m, *end = m, *rest = NULL;
-            save_req *save = NULL;
-            int turns = 0;
+             * lock. */
+            actor__msg *run = m, *end = m;
             if (!a->halt_queued) {
                 /* Only invokes queued: take the whole mailbox in O(1), so
                  * senders never wait on a walk over messages whose cache
                  * lines sit on other cores; the inbox is put in order
                  * after the lock; the budget applies below. */
-                actor__msg *newest = actor__inbox_take(a), *oldest;
+                actor__msg *newest = actor__inbox_take_all(a), *oldest;
                 end = a->mtail;
                 if (run != NULL) { /* no store when empty: keep the line clean */
                     a->mhead = NULL;
@@ -606,39 +686,8 @@ void actor__activation_run(actor__runnable *item, void *payload)
                 end->next = NULL;
                 pthread_mutex_unlock(mu);
             }
-            actor__type_entry *te = a->type;
-            void *instance = a->instance;
-            for (m = run; m; m = rest) {
-                rest = m->next;
-                /* The next message's line, while this one turns (a
-                 * prefetch of NULL is harmless). */
-                __builtin_prefetch(rest);
-                frame.actor = a;
-                frame.parent = m->chain;
-                turns++;
-                if ((save = run_turn(a, te, instance, m, &frame, &response)) != NULL)
-                    break;
-                if (rest && (turns > budget || __atomic_load_n(&a->lost, __ATOMIC_ACQUIRE)))
-                    break;
-            }
-            budget -= turns - 1; /* the first was counted above */
-            pthread_mutex_lock(mu);
-            if (rest) {
-                /* Lost the lease, or a write to commit first: the rest go
-                 * back, in order. */
-                end->next = a->mhead;
-                if (a->mhead == NULL)
-                    a->mtail = end;
-                a->mhead = rest;
-            }
-            a->last_used_ms = actor__coarse_ms();
-            if (save) {
-                /* Parked (still scheduled) until the write is committed;
-                 * save_done may run on this thread before submit returns. */
-                pthread_mutex_unlock(mu);
-                actor__commit_submit(host->commit, &save->req);
+            if (turn_invokes(a, run, end, &budget, &frame, &response))
                 goto out;
-            }
             continue;
         }
         if (a->lost && a->status == ACTOR__ACTIVE && m->kind == ACTOR__MSG_INVOKE) {
@@ -675,8 +724,8 @@ void actor__activation_run(actor__runnable *item, void *payload)
         }
 
         save_req *save = run_turn(a, a->type, a->instance, m, &frame, &response);
+        __atomic_store_n(&a->last_used_ms, actor__coarse_ms(), __ATOMIC_RELAXED);
         pthread_mutex_lock(mu);
-        a->last_used_ms = actor__coarse_ms();
         if (save) {
             pthread_mutex_unlock(mu);
             actor__commit_submit(host->commit, &save->req);

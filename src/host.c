@@ -254,7 +254,7 @@ static void scan_one(actor__actor *a, void *arg)
 
     /* Idle first: only an actor no worker runs has a stable status. */
     if (!actor__inbox_is_idle(a) || a->mhead || a->status != ACTOR__ACTIVE || timeout <= 0 ||
-        sa->now - a->last_used_ms < timeout)
+        sa->now - __atomic_load_n(&a->last_used_ms, __ATOMIC_RELAXED) < timeout)
         return;
     m = actor__msg_new(ACTOR__MSG_HALT, NULL, NULL, 0);
     if (m)

@@ -222,9 +222,10 @@ enum {
 };
 
 /* Flags in the low bits of actor__actor.inbox (see table.c). */
-#define ACTOR__INBOX_IDLE   ((uintptr_t)1) /* not scheduled; nothing queued */
-#define ACTOR__INBOX_CLOSED ((uintptr_t)2) /* host stopping: invokes refused */
-#define ACTOR__INBOX_FLAGS  ((uintptr_t)3)
+#define ACTOR__INBOX_IDLE    ((uintptr_t)1) /* not scheduled; nothing queued */
+#define ACTOR__INBOX_CLOSED  ((uintptr_t)2) /* host stopping: invokes refused */
+#define ACTOR__INBOX_ORDERED ((uintptr_t)4) /* mhead may hold messages: runner locks */
+#define ACTOR__INBOX_FLAGS   ((uintptr_t)7)
 
 /* An actor known to this host: in the table from its first message (or
  * reference) until it is deactivated with an empty mailbox and no
@@ -240,7 +241,7 @@ typedef struct actor__actor {
     actor__runnable run;       /* pool link [scheduled: see inbox]; first: the pool's item */
     uintptr_t inbox;           /* atomic: newest-first messages | INBOX flags */
     actor__msg *mhead, *mtail; /* mailbox, oldest first [shard] */
-    int64_t last_used_ms;      /* monotonic [shard] */
+    int64_t last_used_ms;      /* monotonic; atomic: the runner stores it unlocked */
     void *instance;            /* [turn] */
     union {
         actor__cache *cache;            /* [turn] while ACTIVE */
@@ -334,12 +335,21 @@ int actor__table_inactive(const actor__actor *a);
  * caller queues it again). */
 enum { ACTOR__LET_GO_REMOVED = 1, ACTOR__LET_GO_DORMANT = 2 };
 int actor__table_let_go_locked(actor__table *table, actor__actor *a);
-/* The inbox (see table.c). push: 1 when the actor was idle (the caller
- * queues it on the pool), 0 when not, -1 when closed. take: the messages,
- * newest first (flags kept). go_idle: the runner gives the actor up; 0 when
- * messages came in (it stays scheduled). No lock needed for any of them. */
+/* The inbox (see table.c). push (no lock): 1 when the actor was idle (the
+ * caller queues it on the pool), 0 when not, -1 when closed. go_idle (shard
+ * lock held, mhead empty): the runner gives the actor up; 0 when messages
+ * came in (it stays scheduled). take_all: the messages, newest first. */
 int actor__inbox_push(actor__actor *a, actor__msg *msg);
-actor__msg *actor__inbox_take(actor__actor *a);
+/* Take the inbox under the shard lock, the caller having emptied mhead
+ * (clears INBOX_ORDERED). */
+actor__msg *actor__inbox_take_all(actor__actor *a);
+/* The runner's path without the shard lock (see "the inbox word" in
+ * table.c): take the inbox, or go idle, only while no flag is set; 0 when
+ * one is (the runner then locks). */
+int actor__inbox_take_unlocked(actor__actor *a, actor__msg **newest);
+int actor__inbox_idle_unlocked(actor__actor *a);
+/* Messages were put back at mhead (shard lock held): set INBOX_ORDERED. */
+void actor__mailbox_mark(actor__actor *a);
 int actor__inbox_has(const actor__actor *a);
 int actor__inbox_is_idle(const actor__actor *a);
 int actor__inbox_go_idle(actor__actor *a);

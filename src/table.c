@@ -2,7 +2,9 @@
  * table.c: the table of actors this host knows, and their mailboxes. The
  * table is split into shards, each a chained hash table under its own mutex;
  * that mutex guards the chains and each actor's ordered mailbox
- * (mhead..mtail) and flags. New invokes go to the actor's inbox, a stack
+ * (mhead..mtail) and flags, which the runner of an active actor needs only
+ * when something is queued there (see "the inbox word"): for plain invokes
+ * the worker takes no lock. New invokes go to the actor's inbox, a stack
  * pushed with one compare-and-swap that also carries whether the actor is
  * scheduled (see "the inbox word" below), so posting by name is one lock
  * (find or create, push, queue the actor on the pool if it was idle) and
@@ -157,17 +159,28 @@ static actor__actor *find(shard *s, const actor__type_entry *type, const char *i
 
 /* ---- the inbox word -----------------------------------------------------------
  * a->inbox holds the messages not yet taken by the runner, newest first (a
- * pointer; messages are 16-aligned), and two flags in the low bits:
+ * pointer; messages are 16-aligned), and three flags in the low bits:
  * INBOX_IDLE: the actor is not scheduled (neither queued on the pool nor
- * running nor parked), which implies an empty inbox and mailbox; and
- * INBOX_CLOSED: the host is stopping and refuses new invokes. A sender
+ * running nor parked), which implies an empty inbox and mailbox;
+ * INBOX_CLOSED: the host is stopping and refuses new invokes; and
+ * INBOX_ORDERED: the ordered mailbox (mhead..mtail) may hold messages, a
+ * halt say, which the runner must take under the shard lock. A sender
  * pushes with one compare-and-swap and, when that push cleared INBOX_IDLE,
- * it is the one that queues the actor on the pool; the runner goes idle by
- * setting INBOX_IDLE on an empty inbox. Pushing on the front writes only
- * the actor: appending at the tail would write the previous message, whose
- * cache line sits with whoever sent it. Senders by name push under the
- * shard lock; senders through a reference (which pins the entry) push
- * without any lock. */
+ * it is the one that queues the actor on the pool. Pushing on the front
+ * writes only the actor: appending at the tail would write the previous
+ * message, whose cache line sits with whoever sent it. Senders by name
+ * push under the shard lock; senders through a reference (which pins the
+ * entry) push without any lock.
+ *
+ * INBOX_ORDERED is set, in the same atomic step, by whatever moves the
+ * inbox to mhead or puts a message there (always under the shard lock), and
+ * cleared under the lock once mhead is empty. While it is clear, the inbox
+ * holds the oldest messages there are, so the runner of an active actor
+ * takes them, and goes idle once they are turned, with one
+ * compare-and-swap each and no lock (actor__inbox_take_unlocked,
+ * actor__inbox_idle_unlocked): on a message to an idle actor, the common
+ * case, the shard lock's line stays with the senders. Any flag sends the
+ * runner the locked way. */
 
 static actor__msg *inbox_msgs(uintptr_t w)
 {
@@ -183,22 +196,57 @@ int actor__inbox_push(actor__actor *a, actor__msg *msg)
             return -1;
         msg->next = inbox_msgs(old);
         /* Release: the runner that takes it sees the message's bytes. */
-        if (__atomic_compare_exchange_n(&a->inbox, &old, (uintptr_t)msg, 1, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_RELAXED))
+        if (__atomic_compare_exchange_n(&a->inbox, &old,
+                                        (uintptr_t)msg | (old & ACTOR__INBOX_ORDERED), 1,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
             return (old & ACTOR__INBOX_IDLE) != 0;
     }
 }
 
-actor__msg *actor__inbox_take(actor__actor *a)
+/* Take the inbox, keeping the flags but `clear` and adding `set`. */
+static actor__msg *inbox_take(actor__actor *a, uintptr_t set, uintptr_t clear)
 {
     uintptr_t old = __atomic_load_n(&a->inbox, __ATOMIC_ACQUIRE);
 
-    while (inbox_msgs(old) != NULL) {
-        if (__atomic_compare_exchange_n(&a->inbox, &old, old & ACTOR__INBOX_FLAGS, 1,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            return inbox_msgs(old);
+    while (!__atomic_compare_exchange_n(&a->inbox, &old, ((old & ACTOR__INBOX_FLAGS) & ~clear) | set,
+                                        1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
     }
-    return NULL;
+    return inbox_msgs(old);
+}
+
+actor__msg *actor__inbox_take_all(actor__actor *a)
+{
+    return inbox_take(a, 0, ACTOR__INBOX_ORDERED);
+}
+
+int actor__inbox_take_unlocked(actor__actor *a, actor__msg **newest)
+{
+    uintptr_t old = __atomic_load_n(&a->inbox, __ATOMIC_ACQUIRE);
+
+    /* No flag: not ORDERED, not CLOSED (IDLE is never set while the actor
+     * runs), so 0 is what is left. */
+    while ((old & ACTOR__INBOX_FLAGS) == 0) {
+        if (__atomic_compare_exchange_n(&a->inbox, &old, 0, 1, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            *newest = inbox_msgs(old);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int actor__inbox_idle_unlocked(actor__actor *a)
+{
+    uintptr_t old = 0;
+
+    /* Only from an empty inbox with no flag; a weak CAS may fail spuriously
+     * and leave `old` 0, so it tries again then. */
+    while (!__atomic_compare_exchange_n(&a->inbox, &old, ACTOR__INBOX_IDLE, 1, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+        if (old != 0)
+            return 0;
+    }
+    return 1;
 }
 
 int actor__inbox_has(const actor__actor *a)
@@ -215,25 +263,32 @@ int actor__inbox_go_idle(actor__actor *a)
 {
     uintptr_t old = __atomic_load_n(&a->inbox, __ATOMIC_ACQUIRE);
 
+    /* mhead is empty (the caller's condition): ORDERED goes. */
     while (inbox_msgs(old) == NULL) {
-        if (__atomic_compare_exchange_n(&a->inbox, &old, old | ACTOR__INBOX_IDLE, 1,
+        if (__atomic_compare_exchange_n(&a->inbox, &old,
+                                        (old & ~ACTOR__INBOX_ORDERED) | ACTOR__INBOX_IDLE, 1,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             return 1;
     }
     return 0;
 }
 
-/* Mark an idle actor scheduled: 1 when it was idle (the caller queues it). */
-static int inbox_claim(actor__actor *a)
+/* A message was put at mhead (lock held): mark the actor ORDERED and, if it
+ * was idle, scheduled; 1 when it was idle (the caller queues it). */
+static int inbox_claim_ordered(actor__actor *a)
 {
     uintptr_t old = __atomic_load_n(&a->inbox, __ATOMIC_ACQUIRE);
 
-    while (old & ACTOR__INBOX_IDLE) {
-        if (__atomic_compare_exchange_n(&a->inbox, &old, old & ~ACTOR__INBOX_IDLE, 1,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            return 1;
+    while (!__atomic_compare_exchange_n(&a->inbox, &old,
+                                        (old & ~ACTOR__INBOX_IDLE) | ACTOR__INBOX_ORDERED, 1,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
     }
-    return 0;
+    return (old & ACTOR__INBOX_IDLE) != 0;
+}
+
+void actor__mailbox_mark(actor__actor *a)
+{
+    __atomic_fetch_or(&a->inbox, ACTOR__INBOX_ORDERED, __ATOMIC_ACQ_REL);
 }
 
 actor__msg *actor__mailbox_reverse(actor__msg *newest, actor__msg **oldest)
@@ -266,16 +321,20 @@ static void mailbox_append_chain(actor__actor *a, actor__msg *newest)
 
 void actor__mailbox_fold(actor__actor *a)
 {
-    mailbox_append_chain(a, actor__inbox_take(a));
+    /* ORDERED in the same step: the messages are never out of the inbox
+     * without the flag that tells an unlocked runner to look at mhead. */
+    mailbox_append_chain(a, inbox_take(a, ACTOR__INBOX_ORDERED, 0));
 }
 
 void actor__mailbox_close(actor__actor *a)
 {
     uintptr_t old = __atomic_load_n(&a->inbox, __ATOMIC_ACQUIRE);
 
-    while (!__atomic_compare_exchange_n(&a->inbox, &old,
-                                        (old & ACTOR__INBOX_IDLE) | ACTOR__INBOX_CLOSED, 1,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    while (!__atomic_compare_exchange_n(
+        &a->inbox, &old,
+        (old & (ACTOR__INBOX_IDLE | ACTOR__INBOX_ORDERED)) | ACTOR__INBOX_CLOSED |
+            (inbox_msgs(old) != NULL ? ACTOR__INBOX_ORDERED : 0),
+        1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
     }
     mailbox_append_chain(a, inbox_msgs(old));
 }
@@ -303,7 +362,7 @@ int actor__table_post_locked(actor_host *host, actor__actor *a, actor__msg *msg)
             a->mhead = msg;
         a->mtail = msg;
         a->halt_queued = 1;
-        was_idle = inbox_claim(a);
+        was_idle = inbox_claim_ordered(a);
     } else if ((was_idle = actor__inbox_push(a, msg)) < 0) {
         return ACTOR_ESHUTDOWN;
     }

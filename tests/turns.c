@@ -7,7 +7,8 @@
  * scheduler's run-next slot: a chain of messages between actors does not
  * starve other actors, and an actor sent a message by a long turn still
  * runs on another worker meanwhile; an actor with a long mailbox yields
- * its worker after a budget of turns; references to actors.
+ * its worker after a budget of turns; references to actors; order and
+ * exactly-once delivery while actors are halted under a stream of sends.
  */
 #include "test.h"
 
@@ -33,6 +34,12 @@ static int g_marked;       /* set by "mark" */
 static int g_gate;         /* "gate" turns wait until it is set */
 static int g_gated;        /* a "gate" turn is waiting */
 static long g_ticks;       /* "tick" turns so far */
+/* FIFO across halts: the last sequence number each actor saw from each
+ * sender, kept outside the instances, which halts throw away. */
+#define HALT_ACTORS 4
+static long g_hlast[HALT_ACTORS][SENDERS];
+static long g_hturns;
+static int g_hdisorder;
 
 static int act(void **instance, actor_ctx *ctx, void *payload)
 {
@@ -73,6 +80,18 @@ static int invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *m
             /* widen the window in which an overlap would be seen */
             for (volatile int i = 0; i < 200; i++) {
             }
+        }
+    } else if (strcmp(method, "hseq") == 0) {
+        int sender, actor;
+        long seq;
+        if (sscanf((const char *)req, "%d %d %ld", &actor, &sender, &seq) != 3 || actor < 0 ||
+            actor >= HALT_ACTORS || sender < 0 || sender >= SENDERS)
+            rc = actor_error_set(ACTOR_EINVAL, "bad hseq request");
+        else {
+            if (seq != g_hlast[actor][sender] + 1)
+                __atomic_add_fetch(&g_hdisorder, 1, __ATOMIC_SEQ_CST);
+            g_hlast[actor][sender] = seq;
+            __atomic_add_fetch(&g_hturns, 1, __ATOMIC_SEQ_CST);
         }
     } else if (strcmp(method, "report") == 0) {
         snprintf(out, sizeof(out), "%d %d %ld", in->overlaps, in->out_of_order, in->turns - 1);
@@ -588,6 +607,103 @@ static void test_ref_sends_race_stop(void)
     actor_host_free(h);
 }
 
+/* Every message is turned once and in order per sender while the actors are
+ * halted again and again: each halt goes to the ordered mailbox behind what
+ * was sent before it, and what is sent after it activates the actor anew. */
+struct halt_sender {
+    int index;
+    actor_ref *refs[HALT_ACTORS];
+    long sent; /* to each actor */
+    int failures;
+};
+
+/* Each sender sends at least this many to each actor, and goes on until
+ * HALTS_WANTED halts have gone through (at most HALT_SENDS_MAX). */
+#define HALT_PER_SENDER 3000
+#define HALTS_WANTED    100
+#define HALT_SENDS_MAX  5000000
+static int g_hsenders_done;
+static int g_halts;
+
+static void *send_through_halts(void *arg)
+{
+    struct halt_sender *s = arg;
+    char req[64], id[16];
+
+    long i;
+
+    for (i = 0; i < HALT_SENDS_MAX && (i < HALT_PER_SENDER ||
+                                       __atomic_load_n(&g_halts, __ATOMIC_SEQ_CST) < HALTS_WANTED);
+         i++) {
+        for (int a = 0; a < HALT_ACTORS; a++) {
+            int n = snprintf(req, sizeof(req), "%d %d %ld", a, s->index, i), rc;
+            snprintf(id, sizeof(id), "h%d", a);
+            /* A blocking send now and then keeps the mailboxes short, so
+             * that halts, which queue behind them, go through. */
+            if (i % 64 == 63)
+                rc = actor_invoke(NULL, g_host, "t", id, "hseq", req, (size_t)n + 1);
+            else if (i % 2)
+                rc = actor_invoke_async(g_host, "t", id, "hseq", req, (size_t)n + 1, NULL, NULL);
+            else
+                rc = actor_ref_invoke_async(s->refs[a], "hseq", req, (size_t)n + 1, NULL, NULL);
+            if (rc != 0)
+                s->failures++;
+        }
+    }
+    s->sent = i;
+    __atomic_add_fetch(&g_hsenders_done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void test_fifo_across_halts(void)
+{
+    enum { N = 3 };
+    actor_host *h = start_host(2);
+    pthread_t th[N];
+    struct halt_sender hs[N];
+    long total = 0;
+    char id[16];
+
+    T_ASSERT(h != NULL);
+    for (int a = 0; a < HALT_ACTORS; a++)
+        for (int i = 0; i < SENDERS; i++)
+            g_hlast[a][i] = -1;
+    for (int i = 0; i < N; i++) {
+        memset(&hs[i], 0, sizeof(hs[i]));
+        hs[i].index = i;
+        for (int a = 0; a < HALT_ACTORS; a++) {
+            snprintf(id, sizeof(id), "h%d", a);
+            T_OK(actor_ref_new(&hs[i].refs[a], h, "t", id));
+        }
+    }
+    for (int i = 0; i < N; i++)
+        T_ASSERT(pthread_create(&th[i], NULL, send_through_halts, &hs[i]) == 0);
+    /* Halt the actors round and round while the senders go on. */
+    while (__atomic_load_n(&g_hsenders_done, __ATOMIC_SEQ_CST) < N) {
+        for (int a = 0; a < HALT_ACTORS; a++) {
+            snprintf(id, sizeof(id), "h%d", a);
+            if (actor_host_halt(h, "t", id) == 0)
+                __atomic_add_fetch(&g_halts, 1, __ATOMIC_SEQ_CST);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        total += hs[i].sent * HALT_ACTORS;
+    }
+    T_ASSERT(T_WAIT_UNTIL(__atomic_load_n(&g_hturns, __ATOMIC_SEQ_CST) == total, 60000));
+    T_EQ(__atomic_load_n(&g_hdisorder, __ATOMIC_SEQ_CST), 0);
+    for (int i = 0; i < N; i++) {
+        T_EQ(hs[i].failures, 0);
+        for (int a = 0; a < HALT_ACTORS; a++) {
+            T_EQ(g_hlast[a][i], hs[i].sent - 1);
+            actor_ref_free(hs[i].refs[a]);
+        }
+    }
+    /* The race was run: actors were halted while messages came in. */
+    T_ASSERT(__atomic_load_n(&g_halts, __ATOMIC_SEQ_CST) >= HALTS_WANTED);
+    actor_host_free(h);
+}
+
 /* A chain of messages sent from turn to turn runs on the worker that sent
  * each one, without the shared queue; with one worker, a message from
  * outside must still get its turn while the chain goes on. */
@@ -676,6 +792,7 @@ int main(void)
     T_RUN(test_refs);
     T_RUN(test_ref_lifetimes);
     T_RUN(test_ref_sends_race_stop);
+    T_RUN(test_fifo_across_halts);
     T_RUN(test_chain_does_not_starve);
     T_RUN(test_long_turn_after_send);
     T_RUN(test_busy_mailbox_yields);
