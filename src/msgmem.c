@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -54,13 +55,19 @@ typedef struct header {
 
 _Static_assert(sizeof(header) == 16, "message block header must stay 16 bytes");
 
+/* The owner's lists and the return stacks that other threads push on sit
+ * on separate cache lines: on one line, every message a worker gives back
+ * would take the line from the sender, whose next allocation would then
+ * wait for it (measured: 12% of a fan-out sender's time, on that load). */
 struct home {
     struct {
-        header *list;     /* owner only */
-        size_t nlist;     /* owner only: about the length of list (a bound) */
+        header *list; /* owner only */
+        size_t nlist; /* owner only: about the length of list (a bound) */
+    } own[CLASSES];
+    struct {
         header *returned; /* atomic: pushed by others, taken whole by the owner */
         size_t nreturned; /* atomic, approximate: bounds the return stack */
-    } c[CLASSES];
+    } ret[CLASSES] __attribute__((aligned(64)));
     size_t live; /* atomic: blocks not given back to malloc, +1 while the owner lives */
 };
 
@@ -96,9 +103,9 @@ static void home_exit(void *arg)
     size_t n = 0;
 
     for (int k = 0; k < CLASSES; k++) {
-        n += free_chain(__atomic_exchange_n(&hm->c[k].returned, DEAD, __ATOMIC_ACQ_REL));
-        n += free_chain(hm->c[k].list);
-        hm->c[k].list = NULL;
+        n += free_chain(__atomic_exchange_n(&hm->ret[k].returned, DEAD, __ATOMIC_ACQ_REL));
+        n += free_chain(hm->own[k].list);
+        hm->own[k].list = NULL;
     }
     tls_home = NULL;
     home_release(hm, n + 1);
@@ -117,9 +124,10 @@ static home *home_get(void)
         return hm;
     if (pthread_once(&home_once, home_key_init) != 0)
         return NULL;
-    hm = calloc(1, sizeof(*hm));
+    hm = aligned_alloc(64, sizeof(*hm)); /* a multiple of 64: aligned members */
     if (hm == NULL)
         return NULL;
+    memset(hm, 0, sizeof(*hm));
     hm->live = 1;
     if (pthread_setspecific(home_key, hm) != 0) {
         free(hm);
@@ -136,19 +144,19 @@ void *actor__msgmem_alloc(size_t size)
     int k = size <= block_size[0] - sizeof(header) ? 0 : 1;
 
     if (!MSGMEM_PLAIN && size <= block_size[k] - sizeof(header) && (hm = home_get()) != NULL) {
-        if (hm->c[k].list == NULL) {
+        if (hm->own[k].list == NULL) {
             /* Not walked to count it: each block's line was last written
              * by the thread that gave it back, and a walk is a chain of
              * such misses, one after the other. Returners count a block
              * before they push it, so the count taken here may include a
              * few still on their way: nlist is a bound, not a tally. */
-            hm->c[k].list = __atomic_exchange_n(&hm->c[k].returned, NULL, __ATOMIC_ACQUIRE);
-            hm->c[k].nlist = __atomic_exchange_n(&hm->c[k].nreturned, 0, __ATOMIC_RELAXED);
+            hm->own[k].list = __atomic_exchange_n(&hm->ret[k].returned, NULL, __ATOMIC_ACQUIRE);
+            hm->own[k].nlist = __atomic_exchange_n(&hm->ret[k].nreturned, 0, __ATOMIC_RELAXED);
         }
-        if ((b = hm->c[k].list) != NULL) {
-            hm->c[k].list = b->next;
-            if (hm->c[k].nlist > 0)
-                hm->c[k].nlist--;
+        if ((b = hm->own[k].list) != NULL) {
+            hm->own[k].list = b->next;
+            if (hm->own[k].nlist > 0)
+                hm->own[k].nlist--;
             /* The next allocation will read the next block's link: start
              * fetching its line now, while this message is built (a
              * prefetch of NULL is harmless). */
@@ -183,21 +191,21 @@ void actor__msgmem_free(void *p)
     }
     k = (int)(b->owner & 7);
     if (hm == tls_home) {
-        if (hm->c[k].nlist < KEEP) {
-            b->next = hm->c[k].list;
-            hm->c[k].list = b;
-            hm->c[k].nlist++;
+        if (hm->own[k].nlist < KEEP) {
+            b->next = hm->own[k].list;
+            hm->own[k].list = b;
+            hm->own[k].nlist++;
             return;
         }
-    } else if (__atomic_load_n(&hm->c[k].nreturned, __ATOMIC_RELAXED) < KEEP) {
+    } else if (__atomic_load_n(&hm->ret[k].nreturned, __ATOMIC_RELAXED) < KEEP) {
         /* Count it first: once the block is on the stack, its owner may
          * take it, exit and free `hm`, so nothing of hm may be touched
          * after a successful push. */
-        __atomic_add_fetch(&hm->c[k].nreturned, 1, __ATOMIC_RELAXED);
-        old = __atomic_load_n(&hm->c[k].returned, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&hm->ret[k].nreturned, 1, __ATOMIC_RELAXED);
+        old = __atomic_load_n(&hm->ret[k].returned, __ATOMIC_RELAXED);
         while (old != DEAD) {
             b->next = old;
-            if (__atomic_compare_exchange_n(&hm->c[k].returned, &old, b, 1, __ATOMIC_RELEASE,
+            if (__atomic_compare_exchange_n(&hm->ret[k].returned, &old, b, 1, __ATOMIC_RELEASE,
                                             __ATOMIC_RELAXED))
                 return;
         }
