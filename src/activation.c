@@ -422,7 +422,10 @@ static void save_done(actor__commit_req *req, int rc, const char *msg)
     actor__msg_complete(s->m, rc, rc == 0 ? &s->response : NULL, rc ? err : NULL);
     actor_buf_dispose(&s->response);
     free(s);
-    /* Unpark: go on with the mailbox, or become idle. */
+    /* Unpark: become idle, without the lock when nothing is queued and no
+     * inbox flag is set (see table.c), or go on with the mailbox. */
+    if (actor__inbox_idle_unlocked(a))
+        return;
     pthread_mutex_lock(mu);
     requeue = a->mhead != NULL || !actor__inbox_go_idle(a);
     pthread_mutex_unlock(mu);
