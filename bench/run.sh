@@ -504,7 +504,13 @@ sender keeps the IDs in an array and each send names type and ID, which are vali
 type looked up and the ID hashed, and the actor looked up under its table shard's lock (a
 hash, a lock, two or three cache misses on 100,000 actors) every time; the lock's and the
 bucket's lines are prefetched as soon as the hash is known, so that those misses overlap the
-rest of the send's checks and the making of the message. By reference, the
+rest of the send's checks and the making of the message. The workers take no shard lock for
+a plain message (a flag in the inbox word tells them when the ordered mailbox needs it), so
+that lock's line stays with the sender instead of moving to a worker and back twice per
+message (1.14x by name when that changed); the table doubles its buckets at half full, so a
+lookup seldom walks past another actor's entry, a cache miss each (9% less sender CPU); and
+the message blocks the workers give back are pushed on a cache line apart from the sender's
+own free list, which the sender's next allocation used to wait for (1.07x). By reference, the
 sender keeps one \`actor_ref\` per actor, as CAF and Erlang keep their handles and pids,
 made once before the clock starts: a send validates the method name and pushes onto the
 actor's inbox with one compare-and-swap, no lookup and no lock, like CAF and Erlang. The sender and
@@ -523,20 +529,20 @@ with CAF's better scheduler.
 clock runs from starting the senders to the last message handled. It measures the contention
 of many senders on one mailbox and the single consumer (one turn at a time per actor). It is
 short (a fraction of a second), so its spread is large; on 2 CPUs the two senders and the
-consumer compete for the cores. By name and by reference as in a. By name, each send takes
-the lock of the actor's table shard (the lookup and the mailbox share it), so the two
-senders hand one lock and its cache lines back and forth for every message; those runs
-differ by up to 3x from one to the next, and counting system calls shows why: the slow runs
-make 5-8 times as many futex calls, nearly all on that one shard lock (a sender or the
-consumer descheduled while holding it, so the others give up spinning and sleep), and burn
-twice the CPU time for the same messages. By reference, a send is one compare-and-swap on
+consumer compete for the cores. By name and by reference as in a. By name, a thread that
+sends to the same actor twice in a row keeps a reference to it until it sends elsewhere
+(docs/concepts.md), so from its second message on a send by name costs the checks of the
+names plus what a send through a reference costs. Before that, each send took the actor's
+table shard lock, and the runs in which a sender or the consumer was descheduled holding it
+made 5-8 times as many futex calls and burned twice the CPU time. By reference, a send is one compare-and-swap on
 the actor's inbox word (the word also says whether the actor is idle, so the sender that
 finds it idle is the one that queues it), as CAF and Erlang push onto their lock-free
 mailboxes: no lock, so no holder to be descheduled. Either way a send pushes onto the front
 of the inbox, which writes only the actor, not the previous message (whose cache line sits
 with the other sender), and the consumer takes the whole inbox in one step and puts it in
 arrival order itself (it used to walk up to 64 messages under the lock, and the senders
-queued behind the walk: 1.36x when that changed). Then the senders are faster than the one
+queued behind the walk: 1.36x when that changed), without any lock while nothing waits in
+the ordered mailbox (1.15x when that changed). Then the senders are faster than the one
 consumer, and what bounds the rate is the consumer: the backlog grows to hundreds of
 thousands of messages, so putting it in order touches every message once before it is
 turned (one cache miss each, which CAF's mailbox pays too), and the messages beyond what the
@@ -557,7 +563,8 @@ the chain runs on one worker with warm caches and no lock or wake-up between hop
 worker polls and would take the item if a turn ran long); Erlang does the same by running
 the receiver on the sender's scheduler. The polling worker yields its core between looks,
 so it reads the chain worker's slot counters less often and takes no core that another
-thread wants (1.40x when that changed).
+thread wants (1.40x when that changed). Each hop's runner takes the token's actor's inbox
+and marks it idle again with a compare-and-swap each, no lock (1.21x when that changed).
 
 ### d. Memory
 
