@@ -11,11 +11,10 @@
  * posting through a reference is no lock at all. The mailbox in arrival
  * order is mhead..mtail followed by the inbox reversed.
  * An actor's memory is one allocation holding its ID inline; the table adds
- * one or two bucket pointers per actor (it grows at half full). An entry is removed once its actor is
- * deactivated with nothing queued, unless references (actor_ref) pin it:
- * then it stays, dormant (not counted as active), so that senders holding
- * a reference can push to its inbox without a lock or a lookup. What
- * happens when an actor runs is in activation.c.
+ * one or two bucket pointers per actor (it grows at half full). An entry is removed once its actor
+ * is deactivated with nothing queued, unless references (actor_ref) pin it: then it stays, dormant
+ * (not counted as active), so that senders holding a reference can push to its inbox without a lock
+ * or a lookup. What happens when an actor runs is in activation.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -203,14 +202,19 @@ int actor__inbox_push(actor__actor *a, actor__msg *msg)
     }
 }
 
-/* Take the inbox, keeping the flags but `clear` and adding `set`. */
+/* Take the inbox, keeping its flags but `clear`, and adding `set` when
+ * there were messages; no store when that changes nothing (an empty inbox
+ * keeps its line clean). */
 static actor__msg *inbox_take(actor__actor *a, uintptr_t set, uintptr_t clear)
 {
-    uintptr_t old = __atomic_load_n(&a->inbox, __ATOMIC_ACQUIRE);
+    uintptr_t old = __atomic_load_n(&a->inbox, __ATOMIC_ACQUIRE), new;
 
-    while (!__atomic_compare_exchange_n(&a->inbox, &old, ((old & ACTOR__INBOX_FLAGS) & ~clear) | set,
-                                        1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-    }
+    do {
+        new = (old & ACTOR__INBOX_FLAGS & ~clear) | (inbox_msgs(old) != NULL ? set : 0);
+        if (new == old)
+            return NULL;
+    } while (
+        !__atomic_compare_exchange_n(&a->inbox, &old, new, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
     return inbox_msgs(old);
 }
 
@@ -330,11 +334,11 @@ void actor__mailbox_close(actor__actor *a)
 {
     uintptr_t old = __atomic_load_n(&a->inbox, __ATOMIC_ACQUIRE);
 
-    while (!__atomic_compare_exchange_n(
-        &a->inbox, &old,
-        (old & (ACTOR__INBOX_IDLE | ACTOR__INBOX_ORDERED)) | ACTOR__INBOX_CLOSED |
-            (inbox_msgs(old) != NULL ? ACTOR__INBOX_ORDERED : 0),
-        1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    while (!__atomic_compare_exchange_n(&a->inbox, &old,
+                                        (old & (ACTOR__INBOX_IDLE | ACTOR__INBOX_ORDERED)) |
+                                            ACTOR__INBOX_CLOSED |
+                                            (inbox_msgs(old) != NULL ? ACTOR__INBOX_ORDERED : 0),
+                                        1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
     }
     mailbox_append_chain(a, inbox_msgs(old));
 }

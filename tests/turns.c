@@ -629,11 +629,10 @@ static void *send_through_halts(void *arg)
 {
     struct halt_sender *s = arg;
     char req[64], id[16];
-
     long i;
 
-    for (i = 0; i < HALT_SENDS_MAX && (i < HALT_PER_SENDER ||
-                                       __atomic_load_n(&g_halts, __ATOMIC_SEQ_CST) < HALTS_WANTED);
+    for (i = 0; i < HALT_SENDS_MAX &&
+                (i < HALT_PER_SENDER || __atomic_load_n(&g_halts, __ATOMIC_SEQ_CST) < HALTS_WANTED);
          i++) {
         for (int a = 0; a < HALT_ACTORS; a++) {
             int n = snprintf(req, sizeof(req), "%d %d %ld", a, s->index, i), rc;
