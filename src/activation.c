@@ -411,11 +411,12 @@ static void save_done(actor__commit_req *req, int rc, const char *msg)
         snprintf(err, sizeof(err),
                  "%s/%s %s: staged write fenced: host %s no longer holds the actor's lease "
                  "(epoch %llu)",
-                 a->type->name, a->id, s->m->method, host->host_id, (unsigned long long)a->epoch);
+                 a->type->name, a->id, actor__msg_method(s->m), host->host_id,
+                 (unsigned long long)a->epoch);
         actor__actor_lost(a);
     } else if (rc != 0) {
         snprintf(err, sizeof(err), "%s/%s %s: committing the staged write: %s", a->type->name,
-                 a->id, s->m->method, msg && msg[0] ? msg : actor_strerror(rc));
+                 a->id, actor__msg_method(s->m), msg && msg[0] ? msg : actor_strerror(rc));
     }
     actor_store_op_dispose(&s->op);
     free((void *)s->op.value);
@@ -476,8 +477,8 @@ static save_req *run_turn(actor__actor *a, actor__type_entry *te, void *instance
     tls_frame = frame;
     actor_error_clear();
     actor__stage_open(a);
-    rc = te->type.invoke(response, instance, (actor_ctx *)a, m->method, m->data, m->request_len,
-                         te->payload);
+    rc = te->type.invoke(response, instance, (actor_ctx *)a, actor__msg_method(m), m->data,
+                         m->request_len, te->payload);
     staged = actor__stage_close(&st);
     tls_frame = NULL;
     if (staged) {
@@ -489,11 +490,12 @@ static save_req *run_turn(actor__actor *a, actor__type_entry *te, void *instance
         actor__cache_drop(a);
     }
     if (rc > 0)
-        rc = actor_error_set(ACTOR_ERROR, "%s/%s %s returned %d", te->name, a->id, m->method, rc);
+        rc = actor_error_set(ACTOR_ERROR, "%s/%s %s returned %d", te->name, a->id,
+                             actor__msg_method(m), rc);
     if (rc != 0) {
         actor_buf_clear(response);
         if (actor_error_last()[0] == '\0')
-            actor_error_set(rc, "%s/%s %s failed: %s", te->name, a->id, m->method,
+            actor_error_set(rc, "%s/%s %s failed: %s", te->name, a->id, actor__msg_method(m),
                             actor_strerror(rc));
     }
     actor__msg_complete(m, rc, response, actor_error_last());

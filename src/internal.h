@@ -185,17 +185,27 @@ typedef struct actor__frame {
     const struct actor__frame *parent;
 } actor__frame;
 
+/* 44 bytes before the data: with the message block's 16-byte header and a
+ * short method name ("inc") and no request, a message is one 64-byte block,
+ * one cache line between sender and runner (see msgmem.c). */
 typedef struct actor__msg {
     struct actor__msg *next;
-    int kind;
-    actor__waiter *waiter; /* blocking caller, or NULL */
-    actor_invoke_cb cb;    /* asynchronous caller, or NULL */
-    void *cb_payload;
+    actor_invoke_cb cb; /* asynchronous caller, or NULL */
+    union {
+        actor__waiter *waiter; /* blocking caller (cb NULL), or NULL */
+        void *cb_payload;      /* with cb */
+    };
     const actor__frame *chain;
     size_t request_len;
-    const char *method; /* points into data */
-    char data[];        /* request bytes, then method and its NUL */
+    int kind;
+    char data[]; /* request bytes, then the method name and its NUL */
 } actor__msg;
+
+/* The method name of a message: stored right after the request. */
+static inline const char *actor__msg_method(const actor__msg *m)
+{
+    return m->data + m->request_len;
+}
 
 /* Per-activation cache slot (actor_ctx_cache_*), allocated on first use. */
 typedef struct actor__cache {

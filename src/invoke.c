@@ -7,11 +7,15 @@
  * check of blocking invokes made from inside turns, and actor references
  * (an address resolved once, for callers that send to one actor often).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* A message with a 3-byte method and no request fills one 64-byte block. */
+_Static_assert(offsetof(actor__msg, data) == 44, "actor__msg's header must stay 44 bytes");
 
 actor__msg *actor__msg_new(int kind, const char *method, const void *request, size_t len)
 {
@@ -20,22 +24,21 @@ actor__msg *actor__msg_new(int kind, const char *method, const void *request, si
 
     if (len > SIZE_MAX - sizeof(*m) - mlen - 1)
         return NULL;
-    m = actor__msgmem_alloc(sizeof(*m) + len + mlen + 1);
+    m = actor__msgmem_alloc(offsetof(actor__msg, data) + len + mlen + 1);
     if (m == NULL)
         return NULL;
-    memset(m, 0, sizeof(*m));
+    memset(m, 0, offsetof(actor__msg, data));
     m->kind = kind;
     m->request_len = len;
     if (len)
         memcpy(m->data, request, len);
     memcpy(m->data + len, method ? method : "", mlen + 1);
-    m->method = m->data + len;
     return m;
 }
 
 void actor__msg_complete(actor__msg *m, int rc, actor_buf *response, const char *errmsg)
 {
-    actor__waiter *w = m->waiter;
+    actor__waiter *w = m->cb == NULL ? m->waiter : NULL;
 
     if (w) {
         pthread_mutex_lock(&w->mu);
@@ -338,7 +341,8 @@ static int invoke_async(const target *t, const char *method, const void *request
     if (m == NULL)
         return actor__error_oom();
     m->cb = done;
-    m->cb_payload = payload;
+    if (done != NULL)
+        m->cb_payload = payload; /* shares its place with the waiter */
     rc = post(t, m);
     if (rc != 0)
         actor__msgmem_free(m);

@@ -4,8 +4,9 @@
  * message is a free into another thread's arena: the arena's lock bounces
  * between the sender's malloc and the worker's free, and the sender's heap
  * keeps growing and shrinking. Here each thread keeps its own blocks, of
- * two sizes: a block freed by its owner goes back on the owner's list; one
- * freed by any other thread is pushed on the owner's return stack (one
+ * three sizes (the smallest one cache line, aligned on one): a block freed
+ * by its owner goes back on the owner's list; one freed by any other
+ * thread is pushed on the owner's return stack (one
  * compare-and-swap), which the owner takes whole (one exchange) when its
  * list runs dry. Requests larger than a block use malloc.
  *
@@ -24,13 +25,18 @@
 #include "internal.h"
 
 #define KEEP    1024 /* blocks of each size a thread keeps for reuse */
-#define CLASSES 2
-/* Bytes per block, header included: the small size holds a message with a
- * short request, and is one of malloc's fast-bin sizes (a 128-byte chunk),
- * so blocks given back to malloc are mostly reused as they are instead of
- * being merged and split up for other allocations (fragmenting a heap full of
- * actors); the large one holds most JSON requests. */
-static const size_t block_size[CLASSES] = {120, 512};
+#define CLASSES 3
+/* Bytes per block, header included. The smallest is one cache line, and
+ * aligned on one: a message with a short method and no request or a short
+ * one (see actor__msg) then costs one line moved between sender and runner
+ * and back, where a block at malloc's 16-byte alignment straddles two or
+ * three. The middle size holds a message with a short request, and is one
+ * of malloc's fast-bin sizes (a 128-byte chunk), so blocks given back to
+ * malloc are mostly reused as they are instead of being merged and split up
+ * for other allocations (fragmenting a heap full of actors); the large one
+ * holds most JSON requests. */
+#define LINE 64
+static const size_t block_size[CLASSES] = {LINE, 120, 512};
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MSGMEM_PLAIN 1
@@ -46,8 +52,10 @@ static const size_t block_size[CLASSES] = {120, 512};
 typedef struct home home;
 
 /* Header of every block: 16 bytes, so the caller's memory that follows is
- * as aligned as malloc's. `owner` is the home's address with the block's
- * size class in its low bits (a home is 8-aligned); 0 for plain malloc. */
+ * as aligned as malloc's. `owner` is the home's address (64-aligned) with,
+ * in its low bits, the block's size class (bits 0-1) and, for a one-line
+ * block, how far past malloc's pointer it starts, in 16-byte steps (bits
+ * 2-3); 0 for plain malloc. */
 typedef struct header {
     uintptr_t owner;
     struct header *next; /* on a list or return stack */
@@ -83,6 +91,32 @@ static void home_release(home *hm, size_t n)
         free(hm);
 }
 
+#define OWNER_BITS ((uintptr_t)15)
+
+/* Give a block of a home back to malloc. */
+static void block_free(header *b)
+{
+    free((char *)b - ((b->owner >> 2) & 3) * 16);
+}
+
+/* A new block of class k for home hm: a one-line block is carved, on a
+ * line boundary, out of a 120-byte allocation (16-aligned, so at most 48
+ * bytes in). */
+static header *block_new(home *hm, int k)
+{
+    char *p = malloc(k == 0 ? block_size[1] : block_size[k]);
+    uintptr_t off = 0;
+    header *b;
+
+    if (p == NULL)
+        return NULL;
+    if (k == 0)
+        off = (LINE - (uintptr_t)p % LINE) % LINE;
+    b = (header *)(p + off);
+    b->owner = (uintptr_t)hm | (uintptr_t)k | (off / 16) << 2;
+    return b;
+}
+
 /* Give a chain of blocks back to malloc; returns how many there were. */
 static size_t free_chain(header *b)
 {
@@ -91,7 +125,7 @@ static size_t free_chain(header *b)
 
     for (; b; b = next, n++) {
         next = b->next;
-        free(b);
+        block_free(b);
     }
     return n;
 }
@@ -141,7 +175,9 @@ void *actor__msgmem_alloc(size_t size)
 {
     header *b;
     home *hm;
-    int k = size <= block_size[0] - sizeof(header) ? 0 : 1;
+    int k = size <= block_size[0] - sizeof(header)   ? 0
+            : size <= block_size[1] - sizeof(header) ? 1
+                                                     : 2;
 
     if (!MSGMEM_PLAIN && size <= block_size[k] - sizeof(header) && (hm = home_get()) != NULL) {
         if (hm->own[k].list == NULL) {
@@ -163,10 +199,9 @@ void *actor__msgmem_alloc(size_t size)
             __builtin_prefetch(b->next, 1);
             return b + 1;
         }
-        if ((b = malloc(block_size[k])) == NULL)
+        if ((b = block_new(hm, k)) == NULL)
             return NULL;
         __atomic_add_fetch(&hm->live, 1, __ATOMIC_RELAXED);
-        b->owner = (uintptr_t)hm | (uintptr_t)k;
         return b + 1;
     }
     if (size > SIZE_MAX - sizeof(header) || (b = malloc(sizeof(header) + size)) == NULL)
@@ -184,12 +219,12 @@ void actor__msgmem_free(void *p)
     if (p == NULL)
         return;
     b = (header *)p - 1;
-    hm = (home *)(b->owner & ~(uintptr_t)7);
+    hm = (home *)(b->owner & ~OWNER_BITS);
     if (hm == NULL) {
         free(b);
         return;
     }
-    k = (int)(b->owner & 7);
+    k = (int)(b->owner & 3);
     if (hm == tls_home) {
         if (hm->own[k].nlist < KEEP) {
             b->next = hm->own[k].list;
@@ -211,6 +246,6 @@ void actor__msgmem_free(void *p)
         }
     }
     /* Too many kept, or the owner is gone: back to malloc. */
-    free(b);
+    block_free(b);
     home_release(hm, 1);
 }
