@@ -216,18 +216,27 @@ static int stream_next(void *arg, actor_store_op ***ops, size_t *n)
     return rc;
 }
 
-/* Wake the caller of a blocking request (done, or made leader): unpark its
- * turn, or post its semaphore. Called with c->mu held; once the caller runs
- * again `r` may be gone. */
-static void wake(actor__commit_req *r)
+/* Wake the caller of a blocking request (done, or made leader), if it is
+ * waiting: unpark its turn, or post its semaphore; one that is not waiting
+ * (it is on its way back to the lock, or already has its wake) sees the
+ * change when it takes the lock or is resumed. Called with c->mu held.
+ * With `done`, the request is marked done, after the caller's waiting
+ * state is read: a caller that is not waiting may see `done` and return at
+ * once, so nothing of `r` is touched after that store, and one that is
+ * waiting cannot run until it is woken here. */
+static void wake(actor__commit_req *r, int done)
 {
     actor__fiber *turn = r->parked;
+    sem_t *sem = r->sem_waiting ? r->sem : NULL;
 
     r->parked = NULL;
+    r->sem_waiting = 0;
+    if (done)
+        __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
     if (turn != NULL)
         actor__pool_unpark(turn);
-    else
-        sem_post(r->sem);
+    else if (sem != NULL)
+        sem_post(sem);
 }
 
 /* Form one batch from the head of the queue and commit it: streamed (the
@@ -311,8 +320,7 @@ static void lead(actor__commit *c)
                     snprintf(r->msg, r->msg_size, "%s", msg);
                 /* The caller wakes without taking c->mu: no wake-up that
                  * only queues on the lock the leader holds. */
-                __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
-                wake(r);
+                wake(r, 1);
             }
             if (r == last)
                 break;
@@ -333,7 +341,7 @@ static void lead(actor__commit *c)
         if (c->head->cb == NULL) {
             /* A blocking caller is next: let it lead its own batch. */
             c->leader_active = 0;
-            wake(c->head);
+            wake(c->head, 0);
             return;
         }
     }
@@ -437,6 +445,7 @@ int actor__commit_apply(actor__commit *c, actor_store_op **ops, size_t n)
             }
             /* Or blocked. Lock order commit -> pool: the pool never calls
              * in here, and the lock is released before the pool is told. */
+            self.sem_waiting = 1;
             pthread_mutex_unlock(&c->mu);
             actor__pool_block_enter();
             while (sem_wait(&sem) != 0)
@@ -462,8 +471,8 @@ int actor__commit_apply(actor__commit *c, actor_store_op **ops, size_t n)
     }
     pthread_mutex_unlock(&c->mu);
 out:
-    /* A hand-over post may be left over once done: harmless, the semaphore
-     * dies here. */
+    /* Nothing is posted but to a wait (see wake), and every wait took its
+     * post: nobody touches `self` or `sem` once done was seen. */
     sem_destroy(&sem);
     if (self.rc != 0)
         actor_error_set(self.rc, "%s", msg[0] ? msg : actor_strerror(self.rc));

@@ -132,8 +132,12 @@ typedef struct actor__commit_req {
     int done; /* blocking requests (atomic: read without the lock) */
     int rc;
     sem_t *sem; /* blocking requests: posted when done or made leader */
-    /* Blocking requests of a parked turn (set under the commit lock):
-     * unparked instead of posted. */
+    /* A blocking caller waits on `sem` (sem_waiting) or parked (its turn
+     * in `parked`), each set under the commit lock before it waits and
+     * cleared by the one wake that ends the wait: it is woken once per
+     * wait, and never while it is not waiting (when it could see `done`
+     * and return, its stack gone). */
+    int sem_waiting;
     actor__fiber *parked;
     int yielded; /* the caller let its worker's ready turns go first once */
     /* Asynchronous requests: called once with the transaction's outcome
