@@ -22,7 +22,7 @@ actor__msg *actor__msg_new(int kind, const char *method, const void *request, si
     size_t mlen = method ? strlen(method) : 0;
     actor__msg *m;
 
-    if (len > SIZE_MAX - sizeof(*m) - mlen - 1)
+    if (len > SIZE_MAX - offsetof(actor__msg, data) - mlen - 1)
         return NULL;
     m = actor__msgmem_alloc(offsetof(actor__msg, data) + len + mlen + 1);
     if (m == NULL)

@@ -36,7 +36,11 @@
  * for other allocations (fragmenting a heap full of actors); the large one
  * holds most JSON requests. */
 #define LINE 64
-static const size_t block_size[CLASSES] = {LINE, 120, 512};
+/* What a one-line block is carved from: malloc's 16-aligned pointer is at
+ * most 48 bytes short of a line boundary. Also the middle class's size. */
+#define LINE_CARVE 120
+_Static_assert(LINE_CARVE >= LINE + 48, "a line block must fit its allocation");
+static const size_t block_size[CLASSES] = {LINE, LINE_CARVE, 512};
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MSGMEM_PLAIN 1
@@ -91,20 +95,22 @@ static void home_release(home *hm, size_t n)
         free(hm);
 }
 
-#define OWNER_BITS ((uintptr_t)15)
+/* The low bits of `owner` (see header). */
+#define OWNER_CLASS     ((uintptr_t)3) /* bits 0-1: size class */
+#define OWNER_OFF_SHIFT 2              /* bits 2-3: offset / 16 */
+#define OWNER_BITS      ((uintptr_t)15)
 
 /* Give a block of a home back to malloc. */
 static void block_free(header *b)
 {
-    free((char *)b - ((b->owner >> 2) & 3) * 16);
+    free((char *)b - ((b->owner >> OWNER_OFF_SHIFT) & 3) * 16);
 }
 
 /* A new block of class k for home hm: a one-line block is carved, on a
- * line boundary, out of a 120-byte allocation (16-aligned, so at most 48
- * bytes in). */
+ * line boundary, out of a LINE_CARVE-byte allocation. */
 static header *block_new(home *hm, int k)
 {
-    char *p = malloc(k == 0 ? block_size[1] : block_size[k]);
+    char *p = malloc(k == 0 ? LINE_CARVE : block_size[k]);
     uintptr_t off = 0;
     header *b;
 
@@ -113,7 +119,7 @@ static header *block_new(home *hm, int k)
     if (k == 0)
         off = (LINE - (uintptr_t)p % LINE) % LINE;
     b = (header *)(p + off);
-    b->owner = (uintptr_t)hm | (uintptr_t)k | (off / 16) << 2;
+    b->owner = (uintptr_t)hm | (uintptr_t)k | (off / 16) << OWNER_OFF_SHIFT;
     return b;
 }
 
@@ -175,9 +181,10 @@ void *actor__msgmem_alloc(size_t size)
 {
     header *b;
     home *hm;
-    int k = size <= block_size[0] - sizeof(header)   ? 0
-            : size <= block_size[1] - sizeof(header) ? 1
-                                                     : 2;
+    int k = 0;
+
+    while (k < CLASSES - 1 && size > block_size[k] - sizeof(header))
+        k++; /* the smallest class that holds it (the largest may not) */
 
     if (!MSGMEM_PLAIN && size <= block_size[k] - sizeof(header) && (hm = home_get()) != NULL) {
         if (hm->own[k].list == NULL) {
@@ -224,7 +231,7 @@ void actor__msgmem_free(void *p)
         free(b);
         return;
     }
-    k = (int)(b->owner & 3);
+    k = (int)(b->owner & OWNER_CLASS);
     if (hm == tls_home) {
         if (hm->own[k].nlist < KEEP) {
             b->next = hm->own[k].list;

@@ -298,19 +298,20 @@ static actor__runnable *run_items(actor__pool *p, worker *w, actor__runnable *it
 
 /* The calling worker leaves the count of running threads (it blocks, or
  * its turn parks) and what its run-next slot holds goes to the queue:
- * nothing may wait there while the thread is not in an item. `replace`:
- * wake or start a thread for queued work, as this one will not take it. */
-static void leave_running(actor__pool *p, worker *w, int replace)
+ * nothing may wait there while the thread is not in an item. `blocks`:
+ * the thread blocks (block_enter), so it counts in nblocked, and a thread
+ * is woken or started for queued work, as this one will not take it. */
+static void leave_running(actor__pool *p, worker *w, int blocks)
 {
     actor__runnable *left = __atomic_exchange_n(&w->next, NULL, __ATOMIC_ACQ_REL);
 
     pthread_mutex_lock(&p->mu);
     __atomic_store_n(&p->nrunning, p->nrunning - 1, __ATOMIC_RELAXED);
-    if (replace) /* blocks (block_enter) */
+    if (blocks)
         p->nblocked++;
     if (left)
         enqueue_locked(p, left);
-    if (left || replace)
+    if (left || blocks)
         wake_locked(p);
     pthread_mutex_unlock(&p->mu);
 }

@@ -11,10 +11,12 @@
  * posting through a reference is no lock at all. The mailbox in arrival
  * order is mhead..mtail followed by the inbox reversed.
  * An actor's memory is one allocation holding its ID inline; the table adds
- * one or two bucket pointers per actor (it grows at half full). An entry is removed once its actor
- * is deactivated with nothing queued, unless references (actor_ref) pin it: then it stays, dormant
- * (not counted as active), so that senders holding a reference can push to its inbox without a lock
- * or a lookup. What happens when an actor runs is in activation.c.
+ * one or two bucket pointers per actor (it grows at half full). An entry is
+ * removed once its actor is deactivated with nothing queued, unless
+ * references (actor_ref) pin it: then it stays, dormant (not counted as
+ * active), so that senders holding a reference can push to its inbox
+ * without a lock or a lookup. What happens when an actor runs is in
+ * activation.c.
  */
 #include <stdlib.h>
 #include <string.h>
