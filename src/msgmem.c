@@ -10,6 +10,14 @@
  * compare-and-swap), which the owner takes whole (one exchange) when its
  * list runs dry. Requests larger than a block use malloc.
  *
+ * One-line blocks are carved in turn out of slabs of 64 lines (one
+ * malloc per 63 blocks): a sender that outruns its receivers, so that its
+ * lists are empty, then pays a pointer bump per message instead of a
+ * malloc, and the receiver one atomic decrement on the slab's own line
+ * instead of a free into the sender's arena. Its messages also lie side by
+ * side, one line each, with no allocator headers between them. A slab is
+ * given back to malloc when the last of its blocks is.
+ *
  * Bounded: a thread keeps at most KEEP blocks of each size on its list and
  * about as many on its return stack; beyond that, blocks go back to malloc. A thread's
  * blocks may outlive it (a message it sent is still queued when it exits):
@@ -36,11 +44,11 @@
  * for other allocations (fragmenting a heap full of actors); the large one
  * holds most JSON requests. */
 #define LINE 64
-/* What a one-line block is carved from: malloc's 16-aligned pointer is at
- * most 48 bytes short of a line boundary. Also the middle class's size. */
-#define LINE_CARVE 120
-_Static_assert(LINE_CARVE >= LINE + 48, "a line block must fit its allocation");
-static const size_t block_size[CLASSES] = {LINE, LINE_CARVE, 512};
+static const size_t block_size[CLASSES] = {LINE, 120, 512};
+/* Lines per slab: the first holds the slab's header, the others are
+ * blocks. malloc's 16-aligned pointer is at most 48 bytes short of a line
+ * boundary, so a slab takes SLAB_LINES * LINE + 48 bytes. */
+#define SLAB_LINES 64
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MSGMEM_PLAIN 1
@@ -56,16 +64,22 @@ static const size_t block_size[CLASSES] = {LINE, LINE_CARVE, 512};
 typedef struct home home;
 
 /* Header of every block: 16 bytes, so the caller's memory that follows is
- * as aligned as malloc's. `owner` is the home's address (64-aligned) with,
+ * as aligned as malloc's. `owner` is the home's address (256-aligned) with,
  * in its low bits, the block's size class (bits 0-1) and, for a one-line
- * block, how far past malloc's pointer it starts, in 16-byte steps (bits
- * 2-3); 0 for plain malloc. */
+ * block, its line's index in its slab (bits 2-7); 0 for plain malloc. */
 typedef struct header {
     uintptr_t owner;
     struct header *next; /* on a list or return stack */
 } header;
 
 _Static_assert(sizeof(header) == 16, "message block header must stay 16 bytes");
+
+/* The first line of a slab. Its other lines are touched by the owner only
+ * when it carves them, so this line stays with whoever frees blocks. */
+typedef struct slab {
+    void *mem;     /* malloc's pointer */
+    unsigned live; /* atomic: blocks not given back, counting those not yet carved */
+} slab;
 
 /* The owner's lists and the return stacks that other threads push on sit
  * on separate cache lines: on one line, every message a worker gives back
@@ -76,11 +90,15 @@ struct home {
         header *list; /* owner only */
         size_t nlist; /* owner only: about the length of list (a bound) */
     } own[CLASSES];
+    slab *carve;       /* owner only: the slab one-line blocks are carved from */
+    unsigned carve_at; /* owner only: its next line; SLAB_LINES: none left */
     struct {
         header *returned; /* atomic: pushed by others, taken whole by the owner */
         size_t nreturned; /* atomic, approximate: bounds the return stack */
     } ret[CLASSES] __attribute__((aligned(64)));
-    size_t live; /* atomic: blocks not given back to malloc, +1 while the owner lives */
+    /* atomic: larger blocks and slabs not given back to malloc, +1 while
+     * the owner lives */
+    size_t live;
 };
 
 #define DEAD ((header *)1)
@@ -96,42 +114,74 @@ static void home_release(home *hm, size_t n)
 }
 
 /* The low bits of `owner` (see header). */
-#define OWNER_CLASS     ((uintptr_t)3) /* bits 0-1: size class */
-#define OWNER_OFF_SHIFT 2              /* bits 2-3: offset / 16 */
-#define OWNER_BITS      ((uintptr_t)15)
+#define OWNER_CLASS      ((uintptr_t)3) /* bits 0-1: size class */
+#define OWNER_LINE_SHIFT 2              /* bits 2-7: line in the slab */
+#define OWNER_BITS       ((uintptr_t)255)
+#define HOME_ALIGN       256
+_Static_assert(SLAB_LINES - 1 <= (OWNER_BITS >> OWNER_LINE_SHIFT), "a slab line must fit owner");
 
-/* Give a block of a home back to malloc. */
-static void block_free(header *b)
+/* Drop n of a slab's blocks; returns 1 if that was the last of them and
+ * the slab went back to malloc, else 0. */
+static size_t slab_drop(slab *s, unsigned n)
 {
-    free((char *)b - ((b->owner >> OWNER_OFF_SHIFT) & 3) * 16);
+    if (__atomic_sub_fetch(&s->live, n, __ATOMIC_ACQ_REL) != 0)
+        return 0;
+    free(s->mem);
+    return 1;
 }
 
-/* A new block of class k for home hm: a one-line block is carved, on a
- * line boundary, out of a LINE_CARVE-byte allocation. */
+/* Give a block of a home back to malloc (a one-line block to its slab);
+ * returns how many of the home's references (its `live`) that released. */
+static size_t block_free(header *b)
+{
+    if ((b->owner & OWNER_CLASS) == 0)
+        return slab_drop((slab *)((char *)b - ((b->owner & OWNER_BITS) >> OWNER_LINE_SHIFT) * LINE),
+                         1);
+    free(b);
+    return 1;
+}
+
+/* A new block of class k for home hm: a one-line block is the next line
+ * of the slab being carved (a new slab when none is left). */
 static header *block_new(home *hm, int k)
 {
-    char *p = malloc(k == 0 ? LINE_CARVE : block_size[k]);
-    uintptr_t off = 0;
     header *b;
+    char *p;
 
-    if (p == NULL)
+    if (k == 0) {
+        if (hm->carve_at == SLAB_LINES) {
+            /* The old slab is not touched again: its carved blocks may all
+             * have been given back, and it freed, already. */
+            if ((p = malloc(SLAB_LINES * LINE + 48)) == NULL)
+                return NULL;
+            hm->carve = (slab *)(p + (LINE - (uintptr_t)p % LINE) % LINE);
+            hm->carve->mem = p;
+            hm->carve->live = SLAB_LINES - 1;
+            hm->carve_at = 1;
+            __atomic_add_fetch(&hm->live, 1, __ATOMIC_RELAXED);
+        }
+        b = (header *)((char *)hm->carve + (size_t)hm->carve_at * LINE);
+        b->owner = (uintptr_t)hm | (uintptr_t)hm->carve_at << OWNER_LINE_SHIFT;
+        hm->carve_at++;
+        return b;
+    }
+    if ((b = malloc(block_size[k])) == NULL)
         return NULL;
-    if (k == 0)
-        off = (LINE - (uintptr_t)p % LINE) % LINE;
-    b = (header *)(p + off);
-    b->owner = (uintptr_t)hm | (uintptr_t)k | (off / 16) << OWNER_OFF_SHIFT;
+    b->owner = (uintptr_t)hm | (uintptr_t)k;
+    __atomic_add_fetch(&hm->live, 1, __ATOMIC_RELAXED);
     return b;
 }
 
-/* Give a chain of blocks back to malloc; returns how many there were. */
+/* Give a chain of blocks back; returns how many of the home's references
+ * that released. */
 static size_t free_chain(header *b)
 {
     header *next;
     size_t n = 0;
 
-    for (; b; b = next, n++) {
+    for (; b; b = next) {
         next = b->next;
-        block_free(b);
+        n += block_free(b);
     }
     return n;
 }
@@ -147,6 +197,8 @@ static void home_exit(void *arg)
         n += free_chain(hm->own[k].list);
         hm->own[k].list = NULL;
     }
+    if (hm->carve_at < SLAB_LINES) /* the lines never carved */
+        n += slab_drop(hm->carve, SLAB_LINES - hm->carve_at);
     tls_home = NULL;
     home_release(hm, n + 1);
 }
@@ -164,11 +216,13 @@ static home *home_get(void)
         return hm;
     if (pthread_once(&home_once, home_key_init) != 0)
         return NULL;
-    hm = aligned_alloc(64, sizeof(*hm)); /* a multiple of 64: aligned members */
+    /* The low bits of its address are free for a block's owner word. */
+    hm = aligned_alloc(HOME_ALIGN, (sizeof(*hm) + HOME_ALIGN - 1) / HOME_ALIGN * HOME_ALIGN);
     if (hm == NULL)
         return NULL;
     memset(hm, 0, sizeof(*hm));
     hm->live = 1;
+    hm->carve_at = SLAB_LINES;
     if (pthread_setspecific(home_key, hm) != 0) {
         free(hm);
         return NULL;
@@ -208,7 +262,6 @@ void *actor__msgmem_alloc(size_t size)
         }
         if ((b = block_new(hm, k)) == NULL)
             return NULL;
-        __atomic_add_fetch(&hm->live, 1, __ATOMIC_RELAXED);
         return b + 1;
     }
     if (size > SIZE_MAX - sizeof(header) || (b = malloc(sizeof(header) + size)) == NULL)
@@ -253,6 +306,6 @@ void actor__msgmem_free(void *p)
         }
     }
     /* Too many kept, or the owner is gone: back to malloc. */
-    block_free(b);
-    home_release(hm, 1);
+    if (block_free(b) != 0)
+        home_release(hm, 1);
 }

@@ -2,7 +2,9 @@
  * msgmem.c: message memory. Blocks freed by their own thread or by others
  * are reused by the thread that allocated them; what a thread keeps is
  * bounded; blocks outliving their thread are given back to malloc by
- * whoever frees them last; large requests work. The heap's in-use bytes
+ * whoever frees them last; one-line blocks are carved side by side out of
+ * slabs that go back to malloc with their last block; large requests
+ * work. The heap's in-use bytes
  * (mallinfo2) show what is kept or leaked. Under AddressSanitizer blocks
  * are plain malloc, so the reuse checks are skipped there.
  */
@@ -14,12 +16,16 @@
 #include "internal.h"
 
 #define N     8000
-#define SMALL 100
+#define SMALL 100 /* a block of the middle size */
+#define LINE  40  /* a one-line block, carved out of a slab */
 
 static size_t heap_in_use(void)
 {
     return mallinfo2().uordblks;
 }
+
+/* The size the batch tests below allocate; each runs with both. */
+static size_t g_size = SMALL;
 
 static int recycles(void)
 {
@@ -55,9 +61,9 @@ static void *free_batch(void *arg)
     return NULL;
 }
 
-static void test_own_thread(void)
+static void own_thread(void)
 {
-    static struct batch bt = {.size = SMALL};
+    static struct batch bt;
     size_t before;
     int reused = 0;
     void *again[64];
@@ -67,17 +73,18 @@ static void test_own_thread(void)
         return;
     }
     before = heap_in_use();
+    bt.size = g_size;
     alloc_batch(&bt);
     for (int i = 0; i < N; i++) {
         T_ASSERT(bt.p[i] != NULL);
-        T_EQ(((unsigned char *)bt.p[i])[SMALL - 1], i & 0xff);
+        T_EQ(((unsigned char *)bt.p[i])[g_size - 1], i & 0xff);
     }
     free_batch(&bt);
     /* Bounded: far fewer than N blocks are kept. */
     T_CHECK(heap_in_use() < before + (size_t)N * 256 / 2);
     /* The kept ones come back first. */
     for (int i = 0; i < 64; i++) {
-        again[i] = actor__msgmem_alloc(SMALL);
+        again[i] = actor__msgmem_alloc(g_size);
         for (int j = 0; j < N; j++)
             if (bt.p[j] == again[i]) {
                 reused++;
@@ -93,20 +100,21 @@ static void test_own_thread(void)
  * are what the next 64 allocations return. */
 static void *returned_by_others(void *arg)
 {
-    static struct batch bt = {.size = SMALL};
+    static struct batch bt;
     int *reused = arg;
     pthread_t t;
     void *again[64];
 
+    bt.size = g_size;
     for (int i = 0; i < 64; i++)
-        bt.p[i] = actor__msgmem_alloc(SMALL);
+        bt.p[i] = actor__msgmem_alloc(g_size);
     for (int i = 64; i < N; i++)
         bt.p[i] = NULL;
     if (pthread_create(&t, NULL, free_batch, &bt) != 0)
         return NULL;
     pthread_join(t, NULL);
     for (int i = 0; i < 64; i++) {
-        again[i] = actor__msgmem_alloc(SMALL);
+        again[i] = actor__msgmem_alloc(g_size);
         for (int j = 0; j < 64; j++)
             if (bt.p[j] == again[i])
                 (*reused)++;
@@ -116,7 +124,7 @@ static void *returned_by_others(void *arg)
     return NULL;
 }
 
-static void test_returned_by_others(void)
+static void returned_by_others_test(void)
 {
     pthread_t t;
     int reused = 0;
@@ -130,12 +138,13 @@ static void test_returned_by_others(void)
     T_EQ(reused, 64);
 }
 
-static void test_outlive_their_thread(void)
+static void outlive_their_thread(void)
 {
-    static struct batch bt = {.size = SMALL};
+    static struct batch bt;
     size_t before = heap_in_use();
     pthread_t t;
 
+    bt.size = g_size;
     /* A thread allocates and exits; its blocks are freed here later: all
      * of them, and its bookkeeping, go back to malloc. */
     for (int round = 0; round < 3; round++) {
@@ -148,6 +157,71 @@ static void test_outlive_their_thread(void)
         free_batch(&bt);
     }
     T_CHECK(heap_in_use() < before + (size_t)N * 256 / 4);
+}
+
+static void test_own_thread(void)
+{
+    g_size = SMALL;
+    own_thread();
+    g_size = LINE;
+    own_thread();
+}
+
+static void test_returned_by_others(void)
+{
+    g_size = SMALL;
+    returned_by_others_test();
+    g_size = LINE;
+    returned_by_others_test();
+}
+
+static void test_outlive_their_thread(void)
+{
+    g_size = SMALL;
+    outlive_their_thread();
+    g_size = LINE;
+    outlive_their_thread();
+}
+
+/* A thread that has nothing to reuse carves one-line blocks out of a slab
+ * in turn: each on a cache line of its own, next to the one before (a
+ * slab's first line is its header, so at most one gap per 64 lines). Its
+ * slabs outlive it while blocks are out; freed from here, all of them go
+ * back to malloc, the one it was still carving included. */
+static void *carve_batch(void *arg)
+{
+    struct batch *bt = arg;
+    bt->size = LINE;
+    return alloc_batch(bt);
+}
+
+static void test_slabs(void)
+{
+    static struct batch bt;
+    size_t before = heap_in_use();
+    pthread_t t;
+    int adjacent = 0;
+
+    if (!recycles()) {
+        T_SKIP("blocks are plain malloc in this build");
+        return;
+    }
+    T_ASSERT(pthread_create(&t, NULL, carve_batch, &bt) == 0);
+    pthread_join(t, NULL);
+    for (int i = 0; i < N; i++) {
+        T_ASSERT(bt.p[i] != NULL);
+        T_EQ((uintptr_t)bt.p[i] % 64, 16); /* after the block's 16-byte header */
+        T_EQ(((unsigned char *)bt.p[i])[LINE - 1], i & 0xff);
+        if (i > 0 && (char *)bt.p[i] - (char *)bt.p[i - 1] == 64)
+            adjacent++;
+    }
+    T_CHECK(adjacent >= N - N / 63 - 1);
+    /* Half, then the rest, freed in the opposite order of allocation. */
+    for (int i = N - 1; i >= 0; i -= 2)
+        actor__msgmem_free(bt.p[i]);
+    for (int i = N - 2; i >= 0; i -= 2)
+        actor__msgmem_free(bt.p[i]);
+    T_CHECK(heap_in_use() < before + 4096);
 }
 
 static void test_large(void)
@@ -182,7 +256,7 @@ static void *ring_worker(void *arg)
     for (int r = 0; r < rounds; r++) {
         void *mine[16];
         for (int i = 0; i < 16; i++) {
-            mine[i] = actor__msgmem_alloc(r % 3 ? SMALL : 400);
+            mine[i] = actor__msgmem_alloc(r % 3 == 0 ? 400 : r % 3 == 1 ? SMALL : LINE);
             memset(mine[i], me, 8);
         }
         pthread_mutex_lock(&g_ring.mu);
@@ -221,6 +295,7 @@ int main(void)
     T_RUN(test_own_thread);
     T_RUN(test_returned_by_others);
     T_RUN(test_outlive_their_thread);
+    T_RUN(test_slabs);
     T_RUN(test_large);
     T_RUN(test_ring);
     return t_done();
