@@ -546,9 +546,10 @@ the ordered mailbox (1.15x when that changed). Then the senders are faster than 
 consumer, and what bounds the rate is the consumer: the backlog grows to hundreds of
 thousands of messages, so putting it in order touches every message once before it is
 turned (one cache miss each, which CAF's mailbox pays too). The messages beyond what the
-senders' block lists hold are carved one cache line each, side by side, out of 4 KiB slabs
-(one malloc per 63 messages; the consumer gives a message back with one decrement of its
-slab's count): when each of them was its own malloc, freed by the consumer into the sender's
+senders' block lists hold are carved side by side, one cache line each (two with a short
+request), out of 4 KiB slabs (one malloc per 63 or 31 messages; the consumer gives a message
+back with one decrement of its slab's count): when each of them was its own malloc, freed by
+the consumer into the sender's
 arena, the rate was 1.36x-1.63x lower (alternating pairs, by reference and by name). A
 message's memory goes back to the sender's own block list with one compare-and-swap while
 that list is short; the consumer reads the actor's type and instance

@@ -10,13 +10,14 @@
  * compare-and-swap), which the owner takes whole (one exchange) when its
  * list runs dry. Requests larger than a block use malloc.
  *
- * One-line blocks are carved in turn out of slabs of 64 lines (one
- * malloc per 63 blocks): a sender that outruns its receivers, so that its
- * lists are empty, then pays a pointer bump per message instead of a
- * malloc, and the receiver one atomic decrement on the slab's own line
- * instead of a free into the sender's arena. Its messages also lie side by
- * side, one line each, with no allocator headers between them. A slab is
- * given back to malloc when the last of its blocks is.
+ * Blocks of the two smaller sizes (one and two cache lines) are carved in
+ * turn out of slabs of 64 lines (one malloc per 63 or 31 blocks): a sender
+ * that outruns its receivers, so that its lists are empty, then pays a
+ * pointer bump per message instead of a malloc, and the receiver one
+ * atomic decrement on the slab's own line instead of a free into the
+ * sender's arena. Its messages also lie side by side, on whole lines,
+ * with no allocator headers between them. A slab is given back to malloc
+ * when the last of its blocks is.
  *
  * Bounded: a thread keeps at most KEEP blocks of each size on its list and
  * about as many on its return stack; beyond that, blocks go back to malloc. A thread's
@@ -38,13 +39,12 @@
  * aligned on one: a message with a short method and no request or a short
  * one (see actor__msg) then costs one line moved between sender and runner
  * and back, where a block at malloc's 16-byte alignment straddles two or
- * three. The middle size holds a message with a short request, and is one
- * of malloc's fast-bin sizes (a 128-byte chunk), so blocks given back to
- * malloc are mostly reused as they are instead of being merged and split up
- * for other allocations (fragmenting a heap full of actors); the large one
- * holds most JSON requests. */
+ * three. The middle size, two lines, holds a message with a short request;
+ * the large one holds most JSON requests, and comes from malloc. */
 #define LINE 64
-static const size_t block_size[CLASSES] = {LINE, 120, 512};
+static const size_t block_size[CLASSES] = {LINE, 2 * LINE, 512};
+/* Classes carved out of slabs (the first SLABBED). */
+#define SLABBED 2
 /* Lines per slab: the first holds the slab's header, the others are
  * blocks. malloc's 16-aligned pointer is at most 48 bytes short of a line
  * boundary, so a slab takes SLAB_LINES * LINE + 48 bytes. */
@@ -65,8 +65,9 @@ typedef struct home home;
 
 /* Header of every block: 16 bytes, so the caller's memory that follows is
  * as aligned as malloc's. `owner` is the home's address (256-aligned) with,
- * in its low bits, the block's size class (bits 0-1) and, for a one-line
- * block, its line's index in its slab (bits 2-7); 0 for plain malloc. */
+ * in its low bits, the block's size class (bits 0-1) and, for a block
+ * carved out of a slab, the index of its first line there (bits 2-7); 0
+ * for plain malloc. */
 typedef struct header {
     uintptr_t owner;
     struct header *next; /* on a list or return stack */
@@ -90,8 +91,10 @@ struct home {
         header *list; /* owner only */
         size_t nlist; /* owner only: about the length of list (a bound) */
     } own[CLASSES];
-    slab *carve;       /* owner only: the slab one-line blocks are carved from */
-    unsigned carve_at; /* owner only: its next line; SLAB_LINES: none left */
+    struct {
+        slab *slab;   /* the slab blocks of this class are carved from */
+        unsigned at;  /* its next free line; SLAB_LINES: none left */
+    } carve[SLABBED]; /* owner only */
     struct {
         header *returned; /* atomic: pushed by others, taken whole by the owner */
         size_t nreturned; /* atomic, approximate: bounds the return stack */
@@ -134,35 +137,38 @@ static size_t slab_drop(slab *s, unsigned n)
  * returns how many of the home's references (its `live`) that released. */
 static size_t block_free(header *b)
 {
-    if ((b->owner & OWNER_CLASS) == 0)
+    if ((b->owner & OWNER_CLASS) < SLABBED)
         return slab_drop((slab *)((char *)b - ((b->owner & OWNER_BITS) >> OWNER_LINE_SHIFT) * LINE),
                          1);
     free(b);
     return 1;
 }
 
-/* A new block of class k for home hm: a one-line block is the next line
- * of the slab being carved (a new slab when none is left). */
+/* A new block of class k for home hm: for a slabbed class, the next
+ * lines of the slab being carved (a new slab when too few are left). */
 static header *block_new(home *hm, int k)
 {
     header *b;
     char *p;
 
-    if (k == 0) {
-        if (hm->carve_at == SLAB_LINES) {
+    if (k < SLABBED) {
+        unsigned lines = (unsigned)(block_size[k] / LINE);
+        if (hm->carve[k].at + lines > SLAB_LINES) {
             /* The old slab is not touched again: its carved blocks may all
              * have been given back, and it freed, already. */
+            slab *sl;
             if ((p = malloc(SLAB_LINES * LINE + 48)) == NULL)
                 return NULL;
-            hm->carve = (slab *)(p + (LINE - (uintptr_t)p % LINE) % LINE);
-            hm->carve->mem = p;
-            hm->carve->live = SLAB_LINES - 1;
-            hm->carve_at = 1;
+            sl = (slab *)(p + (LINE - (uintptr_t)p % LINE) % LINE);
+            sl->mem = p;
+            sl->live = (SLAB_LINES - 1) / lines;
+            hm->carve[k].slab = sl;
+            hm->carve[k].at = 1;
             __atomic_add_fetch(&hm->live, 1, __ATOMIC_RELAXED);
         }
-        b = (header *)((char *)hm->carve + (size_t)hm->carve_at * LINE);
-        b->owner = (uintptr_t)hm | (uintptr_t)hm->carve_at << OWNER_LINE_SHIFT;
-        hm->carve_at++;
+        b = (header *)((char *)hm->carve[k].slab + (size_t)hm->carve[k].at * LINE);
+        b->owner = (uintptr_t)hm | (uintptr_t)k | (uintptr_t)hm->carve[k].at << OWNER_LINE_SHIFT;
+        hm->carve[k].at += lines;
         return b;
     }
     if ((b = malloc(block_size[k])) == NULL)
@@ -197,8 +203,13 @@ static void home_exit(void *arg)
         n += free_chain(hm->own[k].list);
         hm->own[k].list = NULL;
     }
-    if (hm->carve_at < SLAB_LINES) /* the lines never carved */
-        n += slab_drop(hm->carve, SLAB_LINES - hm->carve_at);
+    for (int k = 0; k < SLABBED; k++) {
+        /* The blocks never carved. */
+        unsigned lines = (unsigned)(block_size[k] / LINE);
+        unsigned left = (SLAB_LINES - hm->carve[k].at) / lines;
+        if (left > 0)
+            n += slab_drop(hm->carve[k].slab, left);
+    }
     tls_home = NULL;
     home_release(hm, n + 1);
 }
@@ -222,7 +233,8 @@ static home *home_get(void)
         return NULL;
     memset(hm, 0, sizeof(*hm));
     hm->live = 1;
-    hm->carve_at = SLAB_LINES;
+    for (int k = 0; k < SLABBED; k++)
+        hm->carve[k].at = SLAB_LINES;
     if (pthread_setspecific(home_key, hm) != 0) {
         free(hm);
         return NULL;

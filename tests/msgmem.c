@@ -16,8 +16,8 @@
 #include "internal.h"
 
 #define N     8000
-#define SMALL 100 /* a block of the middle size */
-#define LINE  40  /* a one-line block, carved out of a slab */
+#define SMALL 100 /* a block of the middle size (two lines) */
+#define LINE  40  /* a one-line block */
 
 static size_t heap_in_use(void)
 {
@@ -183,45 +183,50 @@ static void test_outlive_their_thread(void)
     outlive_their_thread();
 }
 
-/* A thread that has nothing to reuse carves one-line blocks out of a slab
- * in turn: each on a cache line of its own, next to the one before (a
- * slab's first line is its header, so at most one gap per 64 lines). Its
- * slabs outlive it while blocks are out; freed from here, all of them go
- * back to malloc, the one it was still carving included. */
+/* A thread that has nothing to reuse carves blocks of the two smaller
+ * sizes out of slabs in turn: each on cache lines of its own, next to the
+ * one before (a slab's first line is its header, so at most one gap per
+ * 64 lines). Its slabs outlive it while blocks are out; freed from here,
+ * all of them go back to malloc, the ones it was still carving included. */
 static void *carve_batch(void *arg)
 {
-    struct batch *bt = arg;
-    bt->size = LINE;
-    return alloc_batch(bt);
+    return alloc_batch(arg);
 }
 
-static void test_slabs(void)
+static void slabs(size_t size, size_t stride)
 {
     static struct batch bt;
     size_t before = heap_in_use();
     pthread_t t;
     int adjacent = 0;
 
-    if (!recycles()) {
-        T_SKIP("blocks are plain malloc in this build");
-        return;
-    }
+    bt.size = size;
     T_ASSERT(pthread_create(&t, NULL, carve_batch, &bt) == 0);
     pthread_join(t, NULL);
     for (int i = 0; i < N; i++) {
         T_ASSERT(bt.p[i] != NULL);
         T_EQ((uintptr_t)bt.p[i] % 64, 16); /* after the block's 16-byte header */
-        T_EQ(((unsigned char *)bt.p[i])[LINE - 1], i & 0xff);
-        if (i > 0 && (char *)bt.p[i] - (char *)bt.p[i - 1] == 64)
+        T_EQ(((unsigned char *)bt.p[i])[size - 1], i & 0xff);
+        if (i > 0 && (size_t)((char *)bt.p[i] - (char *)bt.p[i - 1]) == stride)
             adjacent++;
     }
-    T_CHECK(adjacent >= N - N / 63 - 1);
+    T_CHECK(adjacent >= N - N / (int)(63 / (stride / 64)) - 1);
     /* Half, then the rest, freed in the opposite order of allocation. */
     for (int i = N - 1; i >= 0; i -= 2)
         actor__msgmem_free(bt.p[i]);
     for (int i = N - 2; i >= 0; i -= 2)
         actor__msgmem_free(bt.p[i]);
     T_CHECK(heap_in_use() < before + 4096);
+}
+
+static void test_slabs(void)
+{
+    if (!recycles()) {
+        T_SKIP("blocks are plain malloc in this build");
+        return;
+    }
+    slabs(LINE, 64);
+    slabs(SMALL, 128);
 }
 
 static void test_large(void)
