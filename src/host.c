@@ -186,13 +186,65 @@ fail : {
 }
 }
 
+/* FNV-1a over a type name. */
+static uint32_t type_name_hash(const char *name)
+{
+    uint32_t h = 2166136261u;
+
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        h ^= *p;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* Every invoke by name looks its type up here: one hash of the name and,
+ * mostly, one comparison, however many types the host has (it used to
+ * compare the name with each registered type in turn). */
 actor__type_entry *actor__host_find_type(actor_host *host, const char *name)
 {
-    for (size_t i = 0; i < host->ntypes; i++) {
-        if (strcmp(host->types[i]->name, name) == 0)
-            return host->types[i];
+    uint32_t h;
+    size_t mask = host->type_slots - 1;
+
+    if (host->type_slots == 0)
+        return NULL;
+    h = type_name_hash(name);
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        actor__type_entry *te = host->type_index[i];
+        if (te == NULL)
+            return NULL;
+        if (te->name_hash == h && strcmp(te->name, name) == 0)
+            return te;
     }
-    return NULL;
+}
+
+static void type_index_put(actor__type_entry **index, size_t slots, actor__type_entry *te)
+{
+    size_t i = te->name_hash & (slots - 1);
+
+    while (index[i] != NULL)
+        i = (i + 1) & (slots - 1);
+    index[i] = te;
+}
+
+/* Make room in the type index for one more type (at most half full). */
+static int type_index_reserve(actor_host *host)
+{
+    actor__type_entry **index;
+    size_t slots = host->type_slots ? host->type_slots : 8;
+
+    while ((host->ntypes + 1) * 2 > slots)
+        slots *= 2;
+    if (slots == host->type_slots)
+        return 0;
+    if ((index = calloc(slots, sizeof(*index))) == NULL)
+        return actor__error_oom();
+    for (size_t i = 0; i < host->ntypes; i++)
+        type_index_put(index, slots, host->types[i]);
+    free(host->type_index);
+    host->type_index = index;
+    host->type_slots = slots;
+    return 0;
 }
 
 int actor_host_register(actor_host *host, const actor_type *type, void *payload)
@@ -221,6 +273,8 @@ int actor_host_register(actor_host *host, const actor_type *type, void *payload)
     if (actor__host_find_type(host, type->name))
         return actor_error_set(ACTOR_EEXISTS, "actor type \"%s\" is already registered",
                                type->name);
+    if ((rc = type_index_reserve(host)) != 0)
+        return rc;
     te = calloc(1, sizeof(*te));
     types = realloc(host->types, (host->ntypes + 1) * sizeof(*types));
     if (types)
@@ -231,6 +285,8 @@ int actor_host_register(actor_host *host, const actor_type *type, void *payload)
     }
     te->type = *type;
     te->type.name = te->name;
+    te->name_hash = type_name_hash(te->name);
+    type_index_put(host->type_index, host->type_slots, te);
     te->payload = payload;
     te->host = host;
     te->idle_timeout_ms =
@@ -646,6 +702,7 @@ void actor_host_free(actor_host *h)
         free(h->types[i]);
     }
     free(h->types);
+    free(h->type_index);
     free(h->address);
     pthread_cond_destroy(&h->bg_cv);
     pthread_mutex_destroy(&h->bg_mu);

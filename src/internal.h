@@ -164,6 +164,7 @@ void actor__commit_free(actor__commit *commit);
 typedef struct actor__type_entry {
     actor_type type;
     char *name;
+    uint32_t name_hash; /* see actor__host_find_type */
     void *payload;
     int64_t idle_timeout_ms; /* resolved: > 0, or < 0 for never */
     actor_host *host;
@@ -287,6 +288,11 @@ struct actor_host {
     actor__table *table;
     actor__type_entry **types;
     size_t ntypes;
+    /* The types by name: open addressing, type_slots (a power of two, at
+     * least twice ntypes) entries, NULL where free. Written only by
+     * actor_host_register, before the host starts. */
+    actor__type_entry **type_index;
+    size_t type_slots;
     int started;
     int stopped;
     int stopping; /* atomic: set once stop begins */

@@ -3,7 +3,8 @@
  * are NULL, empty, too long or not UTF-8; unknown and malformed store URLs;
  * a database file that cannot be opened or is not a database; a database
  * whose schema is newer than the library (left untouched); registration
- * mistakes; host options out of range; bad query options and bad percent
+ * mistakes, and many types looked up by name (each invoke reaches its own
+ * type, an unknown name none); host options out of range; bad query options and bad percent
  * escapes in a sqlite: URL. Each gets a specific code and a message that
  * names the bad value.
  */
@@ -314,6 +315,45 @@ static void test_registration(void)
     actor_host_free(h);
 }
 
+/* Answers with the name of its type. */
+static int type_invoke(actor_buf *resp, void *instance, actor_ctx *ctx, const char *method,
+                       const void *req, size_t len, void *payload)
+{
+    const char *type = actor_ctx_type(ctx);
+    return actor_buf_set(resp, type, strlen(type));
+}
+
+static void test_many_types(void)
+{
+    enum { NTYPES = 300 };
+    static char names[NTYPES][16];
+    actor_host *h = NULL;
+    actor_type t = ACTOR_TYPE_INIT;
+    actor_buf b = ACTOR_BUF_INIT;
+
+    T_OK(actor_host_new(&h, "sqlite::memory:", NULL));
+    t.invoke = type_invoke;
+    for (int i = 0; i < NTYPES; i++) {
+        snprintf(names[i], sizeof(names[i]), "type%d", i);
+        t.name = names[i];
+        T_OK(actor_host_register(h, &t, NULL));
+    }
+    t.name = "type7";
+    T_EQ(actor_host_register(h, &t, NULL), ACTOR_EEXISTS);
+    T_OK(actor_host_start(h));
+    for (int i = NTYPES - 1; i >= 0; i--) {
+        actor_buf_clear(&b);
+        T_OK(actor_invoke(&b, h, names[i], "x", "m", NULL, 0));
+        T_EQ(b.size, strlen(names[i]));
+        T_ASSERT(memcmp(b.ptr, names[i], b.size) == 0);
+    }
+    T_EQ(actor_invoke(&b, h, "type300", "x", "m", NULL, 0), ACTOR_ENOTFOUND);
+    T_CONTAINS(actor_error_last(), "\"type300\" is not registered");
+    T_EQ(actor_invoke(&b, h, "type", "x", "m", NULL, 0), ACTOR_ENOTFOUND);
+    actor_buf_dispose(&b);
+    actor_host_free(h);
+}
+
 static void test_options(void)
 {
     actor_host *h = NULL;
@@ -356,6 +396,7 @@ int main(void)
     T_RUN(test_not_a_database);
     T_RUN(test_newer_schema);
     T_RUN(test_registration);
+    T_RUN(test_many_types);
     T_RUN(test_options);
     return t_done();
 }
