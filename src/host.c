@@ -186,18 +186,6 @@ fail : {
 }
 }
 
-/* FNV-1a over a type name. */
-static uint32_t type_name_hash(const char *name)
-{
-    uint32_t h = 2166136261u;
-
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        h ^= *p;
-        h *= 16777619u;
-    }
-    return h;
-}
-
 /* Every invoke by name looks its type up here: one hash of the name and,
  * mostly, one comparison, however many types the host has (it used to
  * compare the name with each registered type in turn). */
@@ -208,7 +196,7 @@ actor__type_entry *actor__host_find_type(actor_host *host, const char *name)
 
     if (host->type_slots == 0)
         return NULL;
-    h = type_name_hash(name);
+    h = actor__fnv1a(0, name);
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         actor__type_entry *te = host->type_index[i];
         if (te == NULL)
@@ -285,7 +273,7 @@ int actor_host_register(actor_host *host, const actor_type *type, void *payload)
     }
     te->type = *type;
     te->type.name = te->name;
-    te->name_hash = type_name_hash(te->name);
+    te->name_hash = actor__fnv1a(0, te->name);
     type_index_put(host->type_index, host->type_slots, te);
     te->payload = payload;
     te->host = host;

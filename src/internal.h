@@ -24,6 +24,18 @@ int actor__validate_name(const char *what, const char *s, size_t max);
  * bytes readable), or 0 when invalid: bad lead, truncated, overlong,
  * surrogate, past U+10FFFF. The one decoder behind every UTF-8 check. */
 size_t actor__utf8_seq(const unsigned char *s, size_t avail);
+/* FNV-1a over the bytes of s, its offset basis xor-ed with `seed`: the
+ * hash of the actor table and of the type index. Inline: every invoke by
+ * name computes it twice. */
+static inline uint32_t actor__fnv1a(uint32_t seed, const char *s)
+{
+    uint32_t h = 2166136261u ^ seed;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        h ^= *p;
+        h *= 16777619u;
+    }
+    return h;
+}
 /* Initialise a mutex held for a few instructions at a time: a contender
  * spins briefly before it sleeps (glibc's adaptive mutex), sparing both
  * sides a system call. */

@@ -133,7 +133,7 @@ static size_t slab_drop(slab *s, unsigned n)
     return 1;
 }
 
-/* Give a block of a home back to malloc (a one-line block to its slab);
+/* Give a block of a home back to malloc (a slabbed one to its slab);
  * returns how many of the home's references (its `live`) that released. */
 static size_t block_free(header *b)
 {
@@ -144,33 +144,46 @@ static size_t block_free(header *b)
     return 1;
 }
 
-/* A new block of class k for home hm: for a slabbed class, the next
- * lines of the slab being carved (a new slab when too few are left). */
+/* Cache lines per block of a slabbed class k. */
+static unsigned block_lines(int k)
+{
+    return (unsigned)(block_size[k] / LINE);
+}
+
+/* The next block of slabbed class k for home hm: the next lines of the
+ * slab being carved, or of a new slab when too few are left. */
+static header *block_carve(home *hm, int k)
+{
+    unsigned lines = block_lines(k);
+    header *b;
+
+    if (hm->carve[k].at + lines > SLAB_LINES) {
+        /* The old slab is not touched again: its carved blocks may all
+         * have been given back, and it freed, already. */
+        char *p = malloc(SLAB_LINES * LINE + 48);
+        slab *sl;
+        if (p == NULL)
+            return NULL;
+        sl = (slab *)(p + (LINE - (uintptr_t)p % LINE) % LINE);
+        sl->mem = p;
+        sl->live = (SLAB_LINES - 1) / lines;
+        hm->carve[k].slab = sl;
+        hm->carve[k].at = 1;
+        __atomic_add_fetch(&hm->live, 1, __ATOMIC_RELAXED);
+    }
+    b = (header *)((char *)hm->carve[k].slab + (size_t)hm->carve[k].at * LINE);
+    b->owner = (uintptr_t)hm | (uintptr_t)k | (uintptr_t)hm->carve[k].at << OWNER_LINE_SHIFT;
+    hm->carve[k].at += lines;
+    return b;
+}
+
+/* A new block of class k for home hm. */
 static header *block_new(home *hm, int k)
 {
     header *b;
-    char *p;
 
-    if (k < SLABBED) {
-        unsigned lines = (unsigned)(block_size[k] / LINE);
-        if (hm->carve[k].at + lines > SLAB_LINES) {
-            /* The old slab is not touched again: its carved blocks may all
-             * have been given back, and it freed, already. */
-            slab *sl;
-            if ((p = malloc(SLAB_LINES * LINE + 48)) == NULL)
-                return NULL;
-            sl = (slab *)(p + (LINE - (uintptr_t)p % LINE) % LINE);
-            sl->mem = p;
-            sl->live = (SLAB_LINES - 1) / lines;
-            hm->carve[k].slab = sl;
-            hm->carve[k].at = 1;
-            __atomic_add_fetch(&hm->live, 1, __ATOMIC_RELAXED);
-        }
-        b = (header *)((char *)hm->carve[k].slab + (size_t)hm->carve[k].at * LINE);
-        b->owner = (uintptr_t)hm | (uintptr_t)k | (uintptr_t)hm->carve[k].at << OWNER_LINE_SHIFT;
-        hm->carve[k].at += lines;
-        return b;
-    }
+    if (k < SLABBED)
+        return block_carve(hm, k);
     if ((b = malloc(block_size[k])) == NULL)
         return NULL;
     b->owner = (uintptr_t)hm | (uintptr_t)k;
@@ -205,8 +218,7 @@ static void home_exit(void *arg)
     }
     for (int k = 0; k < SLABBED; k++) {
         /* The blocks never carved. */
-        unsigned lines = (unsigned)(block_size[k] / LINE);
-        unsigned left = (SLAB_LINES - hm->carve[k].at) / lines;
+        unsigned left = (SLAB_LINES - hm->carve[k].at) / block_lines(k);
         if (left > 0)
             n += slab_drop(hm->carve[k].slab, left);
     }

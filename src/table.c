@@ -42,11 +42,7 @@ struct actor__table {
 uint32_t actor__table_hash(const actor__type_entry *type, const char *id)
 {
     /* FNV-1a over the ID, seeded by the type entry's address. */
-    uint32_t h = 2166136261u ^ (uint32_t)((uintptr_t)type >> 4);
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-        h ^= *p;
-        h *= 16777619u;
-    }
+    uint32_t h = actor__fnv1a((uint32_t)((uintptr_t)type >> 4), id);
     h ^= h >> 15;
     h *= 0x2c1b3c6du;
     h ^= h >> 12;

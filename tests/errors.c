@@ -4,8 +4,8 @@
  * a database file that cannot be opened or is not a database; a database
  * whose schema is newer than the library (left untouched); registration
  * mistakes, and many types looked up by name (each invoke reaches its own
- * type, an unknown name none); host options out of range; bad query options and bad percent
- * escapes in a sqlite: URL. Each gets a specific code and a message that
+ * type, an unknown name none); host options out of range; bad query
+ * options and bad percent escapes in a sqlite: URL. Each gets a specific code and a message that
  * names the bad value.
  */
 #include "test.h"

@@ -2,10 +2,10 @@
  * msgmem.c: message memory. Blocks freed by their own thread or by others
  * are reused by the thread that allocated them; what a thread keeps is
  * bounded; blocks outliving their thread are given back to malloc by
- * whoever frees them last; one-line blocks are carved side by side out of
- * slabs that go back to malloc with their last block; large requests
- * work. The heap's in-use bytes
- * (mallinfo2) show what is kept or leaked. Under AddressSanitizer blocks
+ * whoever frees them last; blocks of the two smaller sizes are carved
+ * side by side out of slabs that go back to malloc with their last block;
+ * large requests work. The heap's in-use bytes (mallinfo2) show what is
+ * kept or leaked. Under AddressSanitizer blocks
  * are plain malloc, so the reuse checks are skipped there.
  */
 #include "test.h"
@@ -159,28 +159,28 @@ static void outlive_their_thread(void)
     T_CHECK(heap_in_use() < before + (size_t)N * 256 / 4);
 }
 
-static void test_own_thread(void)
+/* Run a batch test with each slabbed size in g_size. */
+static void at_both_sizes(void (*test)(void))
 {
     g_size = SMALL;
-    own_thread();
+    test();
     g_size = LINE;
-    own_thread();
+    test();
+}
+
+static void test_own_thread(void)
+{
+    at_both_sizes(own_thread);
 }
 
 static void test_returned_by_others(void)
 {
-    g_size = SMALL;
-    returned_by_others_test();
-    g_size = LINE;
-    returned_by_others_test();
+    at_both_sizes(returned_by_others_test);
 }
 
 static void test_outlive_their_thread(void)
 {
-    g_size = SMALL;
-    outlive_their_thread();
-    g_size = LINE;
-    outlive_their_thread();
+    at_both_sizes(outlive_their_thread);
 }
 
 /* A thread that has nothing to reuse carves blocks of the two smaller
@@ -188,11 +188,6 @@ static void test_outlive_their_thread(void)
  * one before (a slab's first line is its header, so at most one gap per
  * 64 lines). Its slabs outlive it while blocks are out; freed from here,
  * all of them go back to malloc, the ones it was still carving included. */
-static void *carve_batch(void *arg)
-{
-    return alloc_batch(arg);
-}
-
 static void slabs(size_t size, size_t stride)
 {
     static struct batch bt;
@@ -201,7 +196,7 @@ static void slabs(size_t size, size_t stride)
     int adjacent = 0;
 
     bt.size = size;
-    T_ASSERT(pthread_create(&t, NULL, carve_batch, &bt) == 0);
+    T_ASSERT(pthread_create(&t, NULL, alloc_batch, &bt) == 0);
     pthread_join(t, NULL);
     for (int i = 0; i < N; i++) {
         T_ASSERT(bt.p[i] != NULL);
